@@ -1,0 +1,181 @@
+"""Typed configuration: dataclasses loaded from JSON files in `configs/`.
+
+A config has three sections, one dataclass each::
+
+    {"data": {...DataConfig...}, "model": {...ModelConfig...}, "train": {...TrainConfig...}}
+
+Every field has a default, so a JSON file only names what it changes. Unknown
+keys are an error (a typo must not silently fall back to a default).
+Command-line overrides use dotted paths: ``train.epochs_full=3``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how images become tensors.
+
+    image_size: side of the square model input (pixels).
+    resize_to: training images are resized to this square size, then randomly
+        cropped to `image_size` (NIMA: 256 -> 224). Set equal to `image_size`
+        to disable cropping.
+    random_crop, hflip: training-time augmentation switches.
+    label_format: "auto" or one of `aesthetics.data.labels.LABEL_FORMATS`.
+    score_range: [low, high] of a MOS label file, mapped onto 1..10.
+    val_fraction / split_file: validation split (a split file wins).
+    max_pixels: decompression-bomb guard; larger images are skipped.
+    cache: keep decoded, resized images in memory after the first epoch.
+    """
+
+    images: Optional[str] = None
+    labels: Optional[str] = None
+    label_format: str = "auto"
+    score_range: Optional[list] = None
+    image_size: int = 224
+    resize_to: int = 256
+    random_crop: bool = True
+    hflip: bool = True
+    batch_size: int = 32
+    val_fraction: float = 0.2
+    split_file: Optional[str] = None
+    max_pixels: int = 89_478_485  # Pillow's own default bomb limit
+    cache: bool = True
+    shuffle_buffer: int = 2048
+
+
+@dataclass
+class ModelConfig:
+    """Which model to build (see `aesthetics.models.build_model`).
+
+    model: registered builder name ("nima", "dual_path", ...).
+    backbone: a `keras.applications` name (see `aesthetics.models.backbones`).
+    backbone_weights: "imagenet", null, or a local weights file
+        (`.weights.h5`, or a Keras 2 HDF5 weights file).
+    alpha: width multiplier for MobileNet / MobileNetV2.
+    dropout: dropout before the score head (NIMA: 0.75).
+    num_bins: number of score bins (10 for scores 1..10).
+    options: builder-specific extra options (e.g. dual-path ablation switches).
+    """
+
+    model: str = "nima"
+    backbone: str = "mobilenet"
+    backbone_weights: Optional[str] = "imagenet"
+    alpha: float = 1.0
+    dropout: float = 0.75
+    num_bins: int = 10
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: two NIMA phases (head only, then all layers).
+
+    loss: a name from `aesthetics.losses.LOSSES`; loss_options its kwargs.
+    epochs_head / lr_head: phase 1, backbone frozen.
+    epochs_full / lr_full: phase 2, everything trainable at a lower rate.
+    early_stopping_patience: epochs without val-loss improvement (phase 2).
+    mixed_precision: use "mixed_bfloat16" / "mixed_float16" policy, or null.
+    """
+
+    loss: str = "emd"
+    loss_options: dict = field(default_factory=dict)
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    epochs_head: int = 5
+    lr_head: float = 1e-3
+    epochs_full: int = 15
+    lr_full: float = 3e-5
+    lr_schedule: str = "constant"  # or "cosine" (decays over phase 2)
+    early_stopping_patience: int = 5
+    seed: int = 42
+    mixed_precision: Optional[str] = None
+    accuracy_threshold: float = 5.0
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _section_from_dict(cls, values: dict, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(names)}"
+        )
+    return cls(**values)
+
+
+def config_from_dict(values: dict, where: str = "config") -> Config:
+    unknown = set(values) - set(_SECTIONS) - {"description"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}")
+    return Config(
+        **{
+            name: _section_from_dict(cls, values.get(name, {}), f"{where}: {name}")
+            for name, cls in _SECTIONS.items()
+        }
+    )
+
+
+def load_config(path=None, overrides=()) -> Config:
+    """Load a JSON config (or the defaults when `path` is None) and apply
+    ``section.key=value`` overrides (values parsed as JSON, else kept as text)."""
+    values: dict = {}
+    where = "defaults"
+    if path is not None:
+        where = str(path)
+        try:
+            values = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from e
+    config = config_from_dict(values, where)
+    return apply_overrides(config, overrides)
+
+
+def parse_override_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(config: Config, overrides) -> Config:
+    values = config.to_dict()
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) < 2 or parts[0] not in _SECTIONS:
+            raise ConfigError(
+                f"override {item!r}: key must start with one of {sorted(_SECTIONS)}"
+            )
+        target = values[parts[0]]
+        for part in parts[1:-1]:  # nested dicts such as model.options.x
+            target = target.setdefault(part, {})
+        target[parts[-1]] = parse_override_value(text)
+    return config_from_dict(values, "overrides")
