@@ -27,9 +27,13 @@ class DataConfig:
         cropped to `image_size` (NIMA: 256 -> 224). Set equal to `image_size`
         to disable cropping.
     random_crop, hflip: training-time augmentation switches.
+    eval_resize: "resize" squashes the whole image to image_size (NIMA; the
+        whole composition counts) or "center_crop" (resize_to, then crop).
     label_format: "auto" or one of `aesthetics.data.labels.LABEL_FORMATS`.
     score_range: [low, high] of a MOS label file, mapped onto 1..10.
     val_fraction / split_file: validation split (a split file wins).
+    group_pattern: regex whose first group names an image's group (e.g. its
+        reference photo); groups never straddle the split.
     max_pixels: decompression-bomb guard; larger images are skipped.
     cache: keep decoded, resized images in memory after the first epoch.
     """
@@ -42,8 +46,10 @@ class DataConfig:
     resize_to: int = 256
     random_crop: bool = True
     hflip: bool = True
+    eval_resize: str = "resize"  # or "center_crop"
     batch_size: int = 32
     val_fraction: float = 0.2
+    group_pattern: Optional[str] = None
     split_file: Optional[str] = None
     max_pixels: int = 89_478_485  # Pillow's own default bomb limit
     cache: bool = True
@@ -81,6 +87,7 @@ class TrainConfig:
     epochs_head / lr_head: phase 1, backbone frozen.
     epochs_full / lr_full: phase 2, everything trainable at a lower rate.
     early_stopping_patience: epochs without val-loss improvement (phase 2).
+    freeze_batchnorm: keep backbone BatchNorm in inference mode in phase 2.
     mixed_precision: use "mixed_bfloat16" / "mixed_float16" policy, or null.
     """
 
@@ -94,6 +101,7 @@ class TrainConfig:
     lr_full: float = 3e-5
     lr_schedule: str = "constant"  # or "cosine" (decays over phase 2)
     early_stopping_patience: int = 5
+    freeze_batchnorm: bool = True
     seed: int = 42
     mixed_precision: Optional[str] = None
     accuracy_threshold: float = 5.0

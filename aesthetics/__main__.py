@@ -1,0 +1,5 @@
+import sys
+
+from aesthetics.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""`aesthetics predict`: score image files, folders and globs."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub):
+    p = sub.add_parser(
+        "predict",
+        help="score images (files, folders, globs)",
+        description="Score images with a trained model. Files that cannot be read get an "
+        "'error' entry instead of a score; the exit status is 0 when at least one image was scored.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="a trained model (.keras)")
+    src.add_argument("--weights", help="idealo NIMA Keras 2 HDF5 weights (with --backbone)")
+    p.add_argument("--backbone", default="mobilenet", help="backbone for --weights (default mobilenet)")
+    p.add_argument("--alpha", type=float, default=1.0, help="MobileNet width for --weights")
+    p.add_argument("--legacy-preprocessing", dest="legacy", action="store_true", default=None,
+                   help="idealo's preprocessing: nearest resize straight to 224, no EXIF rotation "
+                   "(default with --weights)")
+    p.add_argument("--no-legacy-preprocessing", dest="legacy", action="store_false")
+    p.add_argument("--output", help="write results to .json (list, idealo-compatible) or .csv")
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-pixels", type=int, help="refuse images with more pixels (bomb guard)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aesthetics.data.images import find_images
+    from aesthetics.scoring import format_table, write_records
+
+    paths = find_images(args.paths, recursive=args.recursive)
+    if not paths:
+        print("aesthetics: error: no images found", file=sys.stderr)
+        return 1
+    records = score_with_keras(args, paths)
+    if args.output:
+        write_records(records, args.output)
+    print(format_table(records))
+    scored = sum("error" not in r for r in records)
+    failed = len(records) - scored
+    print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)
+    return 0 if scored else 1
+
+
+def score_with_keras(args, paths):
+    from aesthetics.model_io import load_idealo_nima, load_model
+    from aesthetics.scoring import score_files
+
+    if args.weights:
+        model = load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
+        legacy = True if args.legacy is None else args.legacy
+    else:
+        model = load_model(args.model)
+        legacy = bool(args.legacy)
+    return score_files(model, paths, batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels)

@@ -1,0 +1,179 @@
+"""Decoding real-world image files into RGB uint8 arrays, robustly.
+
+Photos in the wild come as JPEG/PNG/BMP/WebP/TIFF/GIF, rotated by EXIF tags,
+in CMYK, 16-bit, palette, grayscale or with alpha, and sometimes truncated or
+not images at all. `load_image` normalises all of them to an (H, W, 3) uint8
+RGB array or raises `ImageDecodeError` with a reason; callers skip and report.
+
+Pillow does the decoding (it covers every format above and releases the GIL
+while decoding, so the tf.data map that calls it runs in parallel).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Lock
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# Pillow's own bomb limit; ours is configurable (DataConfig.max_pixels).
+DEFAULT_MAX_PIXELS = 89_478_485
+IMAGE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
+)
+
+# A truncated file must fail, not decode silently into grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# We enforce our own pixel limit (below); Pillow's warning would only be noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+_limit_lock = Lock()
+
+
+def _allow_pillow_pixels(max_pixels: int) -> None:
+    # Pillow refuses > 2 * MAX_IMAGE_PIXELS in Image.open, before our check can
+    # run; raise its limit (never lower it) when the user allows more. Only ever
+    # increasing it keeps this safe with many decoding threads.
+    with _limit_lock:
+        if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+class ImageDecodeError(Exception):
+    """An image file that cannot be used; the message says why."""
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        # Composite on white: transparent background reads as "paper", not black.
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16/32-bit integer or float grayscale: scale to 8 bits by the type's range.
+        arr = np.asarray(img)
+        if mode == "F":
+            arr = np.clip(arr, 0.0, 1.0 if arr.max() <= 1.0 else 255.0)
+            scale = 255.0 if arr.max() <= 1.0 else 1.0
+            arr8 = (arr * scale).round().astype(np.uint8)
+        else:
+            peak = 65535.0 if arr.max() > 255 else 255.0
+            arr8 = (arr.astype(np.float64) * (255.0 / peak)).round().clip(0, 255)
+            arr8 = arr8.astype(np.uint8)
+        return Image.fromarray(arr8, "L").convert("RGB")
+    if mode != "RGB":
+        return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+    return img
+
+
+def load_image(
+    path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    exif_transpose: bool = True,
+) -> np.ndarray:
+    """Decodes `path` into an (H, W, 3) uint8 RGB array.
+
+    Args:
+        path: image file.
+        max_pixels: images with more pixels are refused (decompression bombs).
+        exif_transpose: apply the EXIF orientation tag (what a viewer shows).
+
+    Raises:
+        ImageDecodeError: unreadable, unsupported, truncated or too large.
+    """
+    path = os.fspath(path)
+    _allow_pillow_pixels(max_pixels)
+    try:
+        img = Image.open(path)
+        with img:
+            w, h = img.size
+            if w <= 0 or h <= 0:
+                raise ImageDecodeError(f"empty image ({w}x{h})")
+            if w * h > max_pixels:
+                raise ImageDecodeError(
+                    f"too large: {w}x{h} = {w * h} pixels > limit {max_pixels} "
+                    f"(raise data.max_pixels to allow it)"
+                )
+            img.seek(0)  # first frame of GIF/TIFF/WebP animations
+            img.load()
+            if exif_transpose:
+                img = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(img)
+            arr = np.asarray(rgb, dtype=np.uint8)
+    except ImageDecodeError:
+        raise
+    except FileNotFoundError:
+        raise ImageDecodeError("file not found") from None
+    except Image.DecompressionBombError as e:
+        raise ImageDecodeError(f"too large: {e}") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not an image file Pillow can identify") from None
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+        raise ImageDecodeError(f"cannot decode: {e}") from None
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageDecodeError(f"unexpected decoded shape {arr.shape}")
+    return arr
+
+
+def load_image_legacy(path, size: int = 224) -> np.ndarray:
+    """idealo's NIMA preprocessing: `keras.utils.load_img(path, target_size)`,
+    i.e. RGB conversion, no EXIF rotation, nearest-neighbour resize straight
+    to size x size. Used with their published weights for identical scores."""
+    try:
+        with Image.open(os.fspath(path)) as img:
+            img = img.convert("RGB").resize((size, size), Image.NEAREST)
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise ImageDecodeError(f"cannot decode: {e}") from None
+
+
+@dataclass
+class DecodeReport:
+    """Thread-safe record of files skipped during a run: path -> reason."""
+
+    failures: dict = field(default_factory=dict)
+    _lock: Lock = field(default_factory=Lock, repr=False)
+
+    def add(self, path: str, reason: str) -> None:
+        with self._lock:
+            self.failures[str(path)] = reason
+
+    def __len__(self):
+        return len(self.failures)
+
+    def summary(self, limit: int = 10) -> str:
+        items = sorted(self.failures.items())
+        lines = [f"skipped {len(items)} unreadable image(s):"]
+        lines += [f"  {p}: {r}" for p, r in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more")
+        return "\n".join(lines)
+
+
+def find_images(inputs, recursive: bool = False) -> list[str]:
+    """Expands files, folders and glob patterns into a sorted list of image paths.
+
+    Files named explicitly are kept whatever their extension (so a bad file is
+    reported, not silently ignored); folder and glob members are filtered by
+    `IMAGE_EXTENSIONS`. Raises FileNotFoundError for an input matching nothing.
+    """
+    out: list[str] = []
+    for item in inputs:
+        item = os.fspath(item)
+        p = Path(item)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.iterdir()
+            out += [str(f) for f in it if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS]
+        elif p.is_file():
+            out.append(str(p))
+        else:
+            matches = glob.glob(item, recursive=recursive)
+            if not matches:
+                raise FileNotFoundError(f"no such file, folder or pattern: {item}")
+            out += [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(dict.fromkeys(out))  # de-duplicate, keep deterministic order

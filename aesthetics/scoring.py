@@ -1,0 +1,125 @@
+"""Scoring image files with a Keras model: records for `predict` and `evaluate`.
+
+A scoring model maps float32 RGB [0, 255] images to either a distribution
+over score bins (B, num_bins) or a single quality score (B, 1), e.g. the
+ranking head of a self-supervised model. Both become the same record:
+
+    {"image_id": "42039", "path": "...", "mean_score_prediction": 5.31,
+     "std_score_prediction": 1.42, "distribution": [10 floats]}
+
+or, for a file that could not be used, {"image_id", "path", "error": reason}.
+`image_id` and `mean_score_prediction` keep idealo's NIMA JSON compatible.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+log = logging.getLogger("aesthetics")
+
+
+def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
+    """Builds one record per input path, in input order.
+
+    outputs: {index in paths: model output row}; failures: {path: reason}.
+    """
+    from aesthetics.metrics import distribution_mean, distribution_std
+
+    records = []
+    for i, path in enumerate(paths):
+        rec = {"image_id": Path(path).stem, "path": str(path)}
+        row = outputs.get(i)
+        if row is None:
+            rec["error"] = failures.get(str(path), "not scored")
+        elif row.shape[-1] == 1:  # scalar quality score (no distribution)
+            rec["mean_score_prediction"] = float(row[0])
+        else:
+            rec["mean_score_prediction"] = float(distribution_mean(row))
+            rec["std_score_prediction"] = float(distribution_std(row))
+            rec["distribution"] = [round(float(p), 6) for p in row]
+        records.append(rec)
+    return records
+
+
+def model_image_size(model) -> int:
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    if shape[1] is None:
+        raise ValueError("the model has no fixed input size; pass --image-size")
+    return int(shape[1])
+
+
+def score_files(
+    model,
+    paths: Sequence[str],
+    batch_size: int = 32,
+    legacy: bool = False,
+    eval_resize: str = "resize",
+    max_pixels: Optional[int] = None,
+) -> list[dict]:
+    """Scores image files with a Keras model; bad files become error records."""
+    from aesthetics.data.images import DEFAULT_MAX_PIXELS, DecodeReport
+    from aesthetics.data.pipeline import PipelineOptions, make_eval_dataset
+
+    size = model_image_size(model)
+    options = PipelineOptions(
+        image_size=size,
+        resize_to=int(round(size * 256 / 224)),
+        eval_resize=eval_resize,
+        cache=False,  # a folder of photos is read once; caching only costs memory
+        legacy=legacy,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    report = DecodeReport()
+    ds = make_eval_dataset(paths, None, options, batch_size, report=report, with_index=True)
+    outputs = {}
+    for images, index in ds:
+        pred = np.asarray(model(images, training=False), dtype=np.float32)
+        pred = pred.reshape(len(pred), -1)
+        for i, row in zip(np.asarray(index), pred):
+            outputs[int(i)] = row
+    return records_from_outputs(paths, outputs, report.failures)
+
+
+CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
+
+
+def write_records(records: list[dict], output) -> None:
+    """Writes records as JSON (a list) or CSV (chosen by the file extension)."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".csv":
+        bins = max((len(r.get("distribution", [])) for r in records), default=0)
+        fields = CSV_FIELDS + [f"p{i}" for i in range(1, bins + 1)]
+        with output.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            for rec in records:
+                row = {k: rec.get(k, "") for k in CSV_FIELDS}
+                for i, p in enumerate(rec.get("distribution", []), 1):
+                    row[f"p{i}"] = p
+                writer.writerow(row)
+    else:
+        output.write_text(json.dumps(records, indent=2) + "\n")
+
+
+def format_table(records: list[dict]) -> str:
+    """Human-readable lines: mean +- std and the file (or its error)."""
+    lines = []
+    for rec in records:
+        if "error" in rec:
+            lines.append(f"   error       {rec['path']}: {rec['error']}")
+        elif "std_score_prediction" in rec:
+            lines.append(
+                f"{rec['mean_score_prediction']:7.3f} ± {rec['std_score_prediction']:.3f}  {rec['path']}"
+            )
+        else:
+            lines.append(f"{rec['mean_score_prediction']:7.3f}          {rec['path']}")
+    return "\n".join(lines)
