@@ -31,7 +31,9 @@ class DataConfig:
         whole composition counts) or "center_crop" (resize_to, then crop).
     label_format: "auto" or one of `aesthetics.data.labels.LABEL_FORMATS`.
     score_range: [low, high] of a MOS label file, mapped onto 1..10.
-    val_fraction / split_file: validation split (a split file wins).
+    val_fraction / split_file: validation split (a split file wins);
+        split_seed fixes it independently of train.seed, so several training
+        seeds can be compared on one split.
     group_pattern: regex whose first group names an image's group (e.g. its
         reference photo); groups never straddle the split.
     max_pixels: decompression-bomb guard; larger images are skipped.
@@ -49,6 +51,7 @@ class DataConfig:
     eval_resize: str = "resize"  # or "center_crop"
     batch_size: int = 32
     val_fraction: float = 0.2
+    split_seed: int = 42
     group_pattern: Optional[str] = None
     split_file: Optional[str] = None
     max_pixels: int = 89_478_485  # Pillow's own default bomb limit

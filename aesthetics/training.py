@@ -90,7 +90,7 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
         val = found[found["image_id"].isin(set(val_ids))]
     else:
         train, val = split_table(
-            found, val_fraction=data.val_fraction, seed=config.train.seed,
+            found, val_fraction=data.val_fraction, seed=data.split_seed,
             group_pattern=data.group_pattern,
         )
     if len(train) == 0 or len(val) == 0:
