@@ -122,7 +122,8 @@ class ValidationMetrics(keras.callbacks.Callback):
         y_true, y_pred = predict_with_targets(self.model, self.val_ds)
         metrics = evaluate_distributions(y_true, y_pred, self.threshold)
         loss = float(np.mean(keras.ops.convert_to_numpy(self.loss_fn.call(y_true, y_pred))))
-        self.last = {"val_loss": loss, **{f"val_{k}": v for k, v in metrics.items() if k != "n"}}
+        shown = {k: v for k, v in metrics.items() if k not in ("n", "accuracy_threshold")}
+        self.last = {"val_loss": loss, **{f"val_{k}": v for k, v in shown.items()}}
         if logs is not None:
             logs.update(self.last)
 
