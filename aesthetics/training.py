@@ -136,6 +136,22 @@ def predict_with_targets(model, ds):
     return np.concatenate(trues), np.concatenate(preds)
 
 
+class ReportSkippedFiles(keras.callbacks.Callback):
+    """Logs unreadable files as soon as an epoch meets them (path + reason),
+    so a long run shows them early instead of only in metrics.json."""
+
+    def __init__(self, report: DecodeReport):
+        super().__init__()
+        self.report = report
+        self.seen: set = set()
+
+    def on_epoch_end(self, epoch, logs=None):
+        new = {p: r for p, r in self.report.failures.items() if p not in self.seen}
+        for path, reason in sorted(new.items()):
+            log.warning("skipped unreadable image %s: %s", path, reason)
+        self.seen.update(new)
+
+
 class RunState(keras.callbacks.Callback):
     """Writes last.keras + state.json at each epoch end (after checkpointing)."""
 
@@ -227,10 +243,12 @@ def unfreeze_backbone(backbone, freeze_batchnorm: bool = True) -> None:
                 layer.trainable = False
 
 
-def _fit_phase(model, config, train_ds, val_ds, run_dir, phase, initial_epoch, epochs, verbose, extra_callbacks):
+def _fit_phase(model, config, datasets, run_dir, phase, initial_epoch, epochs, verbose, extra_callbacks):
+    train_ds, val_ds, report = datasets
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
     callbacks = [
         ValidationMetrics(val_ds, loss_fn, config.train.accuracy_threshold),
+        ReportSkippedFiles(report),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.keras"),
             monitor="val_loss",
@@ -301,6 +319,7 @@ def train(
         data.val["filepath"], stack_targets(data.val), options, batch, report=report
     )
     steps = int(np.ceil(len(data.train) / batch))
+    datasets = (train_ds, val_ds, report)
 
     if resuming:
         log.info("resuming from %s (phase %s, %s epochs done)", last_ckpt, state.get("phase"), state.get("epochs_done"))
@@ -322,7 +341,7 @@ def train(
         if not resuming:
             backbone.trainable = False
             compile_model(model, config, config.train.lr_head, steps * epochs_head)
-        _fit_phase(model, config, train_ds, val_ds, run_dir, 1, done, epochs_head, verbose, callbacks)
+        _fit_phase(model, config, datasets, run_dir, 1, done, epochs_head, verbose, callbacks)
         done = epochs_head
         resuming = False
     if epochs_full > 0:
@@ -331,11 +350,11 @@ def train(
             compile_model(model, config, config.train.lr_full, steps * epochs_full)
         total = epochs_head + epochs_full
         if done < total:
-            _fit_phase(model, config, train_ds, val_ds, run_dir, 2, done, total, verbose, callbacks)
+            _fit_phase(model, config, datasets, run_dir, 2, done, total, verbose, callbacks)
     train_seconds = time.time() - t0
 
     if len(report):
-        log.warning(report.summary())
+        log.warning(report.summary(limit=3))
     best_path = run_dir / "best.keras"
     final = keras.saving.load_model(best_path) if best_path.exists() else model
     final.save(run_dir / "model.keras")

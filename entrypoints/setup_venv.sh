@@ -9,4 +9,11 @@ PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 spec="."
 [ -n "${1:-}" ] && spec=".[$1]"
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$spec"
+# pip's output goes to a log (shown on failure): index warnings drown the test output.
+log="$VENV/pip-install.log"
+echo "setup_venv: installing -e $spec into $VENV (log: $log)"
+if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec" >"$log" 2>&1; then
+  tail -n 50 "$log" >&2
+  echo "setup_venv: pip install failed; full log in $log" >&2
+  exit 1
+fi

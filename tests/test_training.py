@@ -72,3 +72,21 @@ def test_init_from_copies_backbone(tmp_path):
     trained = keras.saving.load_model(tmp_path / "run" / "model.keras")
     for a, b in zip(source.get_layer("backbone").get_weights(), trained.get_layer("backbone").get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_corrupt_and_missing_images_do_not_stop_training(tmp_path, caplog):
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(sample_images_dir(), images)
+    (images / "kite_q1.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # corrupt
+    (images / "rocket_q2.jpg").unlink()  # missing
+    overrides = [o for o in TINY if not o.startswith("data.images")]
+    config = load_config(None, overrides + [f"data.images={json.dumps(str(images))}",
+                                            "train.epochs_full=0", "data.val_fraction=0.5"])
+    with caplog.at_level("WARNING", logger="aesthetics"):
+        metrics = train(config, tmp_path / "run", verbose=0)
+    assert metrics["n_missing"] == 1
+    assert list(metrics["skipped"]) == [str(images / "kite_q1.jpg")]
+    assert "rocket_q2.jpg" in caplog.text  # missing: reported before training
+    assert "kite_q1.jpg" in caplog.text  # unreadable: reported by path and reason
