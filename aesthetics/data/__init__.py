@@ -1,0 +1,1 @@
+"""Data: label readers, image decoding, tf.data pipelines, degradations."""
