@@ -14,7 +14,8 @@ def register(sub):
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a trained model (.keras)")
+    src.add_argument("--model", help="a trained model (.keras) or an exported one "
+                     "(.onnx, .tflite, SavedModel folder; see `aesthetics export`)")
     src.add_argument("--weights", help="idealo NIMA Keras 2 HDF5 weights (with --backbone)")
     p.add_argument("--backbone", default="mobilenet", help="backbone for --weights (default mobilenet)")
     p.add_argument("--alpha", type=float, default=1.0, help="MobileNet width for --weights")
@@ -24,8 +25,14 @@ def register(sub):
     p.add_argument("--no-legacy-preprocessing", dest="legacy", action="store_false")
     p.add_argument("--output", help="write results to .json (list, idealo-compatible) or .csv")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--backend", default="auto",
+                   choices=("auto", "keras", "onnx", "savedmodel", "tflite"),
+                   help="runtime for --model (default auto: by extension, a folder is a "
+                   "SavedModel); onnx runs in onnxruntime without importing TensorFlow")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-pixels", type=int, help="refuse images with more pixels (bomb guard)")
+    p.add_argument("--explain", metavar="OUT_DIR", help="also write OUT_DIR/<image_id>.png: the "
+                   "attention (dual_path) or Grad-CAM map over the photo (.keras/--weights only)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +44,10 @@ def run(args) -> int:
     if not paths:
         print("aesthetics: error: no images found", file=sys.stderr)
         return 1
-    records = score_with_keras(args, paths)
+    explain = prepare_explain(args)  # checks --explain before the (long) scoring
+    records = score_with_backend(args, paths)
+    if explain:
+        explain(records)
     if args.output:
         write_records(records, args.output)
     print(format_table(records))
@@ -45,6 +55,23 @@ def run(args) -> int:
     failed = len(records) - scored
     print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)
     return 0 if scored else 1
+
+
+def score_with_backend(args, paths):
+    backend = getattr(args, "backend", "auto")
+    if args.weights:
+        if backend not in ("auto", "keras"):
+            raise ValueError("--weights (idealo HDF5) runs on the keras backend only")
+        return score_with_keras(args, paths)
+    from aesthetics.backends import resolve_backend, score_with_exported
+
+    backend = resolve_backend(args.model, backend)
+    if backend == "keras":
+        return score_with_keras(args, paths)
+    return score_with_exported(
+        backend, args.model, paths, batch_size=args.batch_size,
+        legacy=bool(args.legacy), max_pixels=args.max_pixels,
+    )
 
 
 def score_with_keras(args, paths):
@@ -58,3 +85,12 @@ def score_with_keras(args, paths):
         model = load_model(args.model)
         legacy = bool(args.legacy)
     return score_files(model, paths, batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels)
+
+
+def prepare_explain(args):
+    """None without --explain, else a function adding "explanation" PNGs to records."""
+    if not getattr(args, "explain", None):
+        return None
+    from aesthetics.explain import cli_explainer
+
+    return cli_explainer(args)

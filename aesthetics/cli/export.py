@@ -1,0 +1,45 @@
+"""`aesthetics export`: a trained model as SavedModel (TF Serving), ONNX or TFLite."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub):
+    p = sub.add_parser(
+        "export",
+        help="export a model for serving: SavedModel, ONNX, TFLite",
+        description="Export a trained .keras model. savedmodel: a folder for TF Serving with "
+        "signatures serving_default (encoded image bytes) and serving_images (float32 "
+        "images); use a numbered version folder, e.g. exports/aesthetics/1. onnx / tflite: "
+        "one file taking float32 RGB [0, 255] images. Metadata goes to model.json inside "
+        "the SavedModel folder, or FILE.json beside a file (e.g. model.onnx.json).",
+    )
+    p.add_argument("--model", required=True, help="the trained model (.keras)")
+    p.add_argument("--format", required=True, choices=("savedmodel", "onnx", "tflite"))
+    p.add_argument("--output", required=True, help="SavedModel folder, or the .onnx / .tflite file")
+    p.add_argument("--quantize", choices=("dynamic",),
+                   help="tflite only: dynamic-range quantisation (int8 weights, float math)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from aesthetics.export import export_model
+    from aesthetics.model_io import load_model
+
+    model = load_model(args.model)
+    meta = export_model(
+        model, args.output, args.format, quantize=args.quantize,
+        model_path=args.model, opset=args.opset,
+    )
+    shown = {
+        "output": args.output,
+        "format": meta["format"],
+        "quantization": meta["quantization"],
+        "size_bytes": meta["size_bytes"],
+        "image_size": meta["input"]["image_size"],
+        "outputs": meta["outputs"],
+    }
+    print(json.dumps(shown, indent=2))
+    return 0
