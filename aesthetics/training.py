@@ -131,7 +131,7 @@ class ValidationMetrics(keras.callbacks.Callback):
 def predict_with_targets(model, ds):
     trues, preds = [], []
     for images, targets in ds:
-        preds.append(np.asarray(model(images, training=False), np.float32))
+        preds.append(np.asarray(model.predict_on_batch(images), np.float32))  # compiled, not eager
         trues.append(np.asarray(targets, np.float32))
     return np.concatenate(trues), np.concatenate(preds)
 
