@@ -4,6 +4,9 @@ A config has three sections, one dataclass each::
 
     {"data": {...DataConfig...}, "model": {...ModelConfig...}, "train": {...TrainConfig...}}
 
+plus an optional fourth, "pretrain" (`PretrainConfig`), read only by
+`aesthetics pretrain` (self-supervised pretext pretraining).
+
 Every field has a default, so a JSON file only names what it changes. Unknown
 keys are an error (a typo must not silently fall back to a default).
 Command-line overrides use dotted paths: ``train.epochs_full=3``.
@@ -111,10 +114,79 @@ class TrainConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """Self-supervised pretext pretraining (`aesthetics pretrain`, issue 3).
+
+    The encoder is the `model` section's backbone (any registered model with
+    a "backbone" sub-model: nima, dual_path, ...), so a pretrained run plugs
+    into `train --init-from`. See docs/PRETRAINING.md.
+
+    images: folder of unlabelled photos (recursive); --images overrides it.
+    crop_size: side of the square crops the network sees (multiple of 32).
+    working_size: photos are decoded once and downscaled (never upscaled) so
+        their short side is at most this; crops are cut from that. Photos
+        whose short side is below crop_size are skipped and reported.
+    images_per_batch, crops_per_image, levels_per_group: one batch holds
+        images_per_batch * crops_per_image groups of levels_per_group images
+        (the same crop, one random degradation kind, distinct levels 0..5
+        sorted ascending; 0 = clean appears with probability L / 6).
+    kinds: degradation names to draw from (null: all of DEGRADATION_NAMES).
+    steps_per_epoch, epochs, lr, weight_decay, lr_schedule: optimisation
+        ("constant" or "cosine" over all steps).
+    ranking_weight, classification_weight, regression_weight,
+    reconstruction_weight: loss weights; 0 switches a head off (not built).
+        The ranking head is the zero-shot score of RUN_DIR/model.keras.
+    margin: hinge margin of the pairwise ranking loss.
+    decoder: build the reconstruction decoder (needs reconstruction_weight > 0).
+    decoder_skips: U-Net skip connections from intermediate backbone maps.
+    decoder_width: channels of the finest decoder stage (doubling per stage
+        up to 4x).
+    freeze_batchnorm: keep the backbone BatchNorm layers in inference mode
+        (ImageNet statistics); groups of near-identical crops make batch
+        statistics unrepresentative. Ignored (BatchNorm trains) when
+        model.backbone_weights is null: random init has no statistics to keep.
+    hflip: random horizontal flip of each crop.
+    seed: data (crops, kinds, levels, noise) and weight initialisation.
+    mixed_precision: "mixed_bfloat16" / "mixed_float16" or null; losses stay
+        float32.
+    jit_compile: XLA-compile the train step (off by default: on CPU the
+        compile takes minutes and the steps were slower, not faster).
+    """
+
+    images: Optional[str] = None
+    crop_size: int = 224
+    working_size: int = 320
+    images_per_batch: int = 4
+    crops_per_image: int = 2
+    levels_per_group: int = 4
+    kinds: Optional[list] = None
+    steps_per_epoch: int = 200
+    epochs: int = 10
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"
+    ranking_weight: float = 1.0
+    classification_weight: float = 0.2
+    regression_weight: float = 1.0
+    reconstruction_weight: float = 1.0
+    margin: float = 0.25
+    decoder: bool = True
+    decoder_skips: bool = True
+    decoder_width: int = 32
+    freeze_batchnorm: bool = True
+    hflip: bool = True
+    seed: int = 42
+    mixed_precision: Optional[str] = None
+    jit_compile: bool = False
+    max_pixels: int = 89_478_485
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -123,7 +195,12 @@ class Config:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "pretrain": PretrainConfig,
+}
 
 
 class ConfigError(ValueError):

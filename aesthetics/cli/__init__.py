@@ -11,7 +11,7 @@ import os
 import sys
 
 # Subcommand modules, in the order `aesthetics --help` lists them.
-SUBCOMMANDS = ["train", "evaluate", "predict"]
+SUBCOMMANDS = ["train", "evaluate", "predict", "export", "pretrain"]
 
 
 def build_parser() -> argparse.ArgumentParser:
