@@ -151,3 +151,16 @@ def _check_mixed_precision(factory, feed, check_training):
             for g in grads:
                 if g is not None:
                     assert np.all(np.isfinite(np.asarray(tf.cast(g, "float32"))))
+
+
+class StopAfterEpochs(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt after `epochs` epochs: what Ctrl-C or a killed
+    job looks like to a training loop (for resume tests)."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt

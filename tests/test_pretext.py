@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from harness import check_model
+from harness import StopAfterEpochs, check_model
 from PIL import Image
 
 from aesthetics.config import load_config
@@ -292,16 +292,6 @@ def test_dual_path_backbone_can_be_pretrained():
 # ------------------------------------------------------------- end to end
 
 
-class _StopAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt  # what Ctrl-C or a killed job looks like
-
-
 def test_pretrain_cli_interrupt_resume_init_from_and_predict(shared_dir, tmp_path, capsys):
     from aesthetics.cli import main
     from aesthetics.pretraining import pretrain
@@ -321,7 +311,7 @@ def test_pretrain_cli_interrupt_resume_init_from_and_predict(shared_dir, tmp_pat
 
     # interrupted after epoch 1 of 2
     with pytest.raises(KeyboardInterrupt):
-        pretrain(load_config(None, sets), run, images=str(folder), verbose=0, callbacks=[_StopAfter(1)])
+        pretrain(load_config(None, sets), run, images=str(folder), verbose=0, callbacks=[StopAfterEpochs(1)])
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] == 1 and not state.get("finished")
     assert (run / "checkpoints" / "last.keras").exists() and not (run / "model.keras").exists()

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from harness import StopAfterEpochs
 
 from aesthetics.config import load_config
 from aesthetics.data.labels import read_labels, split_table
@@ -31,21 +32,11 @@ def test_group_split_keeps_photos_together():
     assert len(val_t) % 4 == 0 and len(train_t) + len(val_t) == len(table)
 
 
-class _StopAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt  # what Ctrl-C or a killed job looks like
-
-
 def test_train_interrupt_and_resume(tmp_path):
     config = load_config(None, TINY)
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        train(config, run, verbose=0, callbacks=[_StopAfter(2)])  # dies in phase 2
+        train(config, run, verbose=0, callbacks=[StopAfterEpochs(2)])  # dies in phase 2
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] == 2 and state["phase"] == 2 and not state.get("finished")
     assert (run / "checkpoints" / "last.keras").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from aesthetics.cli.common import add_run_arguments, run_overrides
+
 
 def register(sub):
     p = sub.add_parser(
@@ -13,45 +15,31 @@ def register(sub):
         "metrics.json and history.csv. Re-running the same command resumes an "
         "interrupted run from its last checkpoint.",
     )
-    p.add_argument("--config", help="JSON config (see configs/); defaults if omitted")
     p.add_argument("--images", help="image folder (overrides data.images)")
     p.add_argument("--labels", help="label file: AVA.txt, idealo JSON, MOS CSV, TID2013 (data.labels)")
     p.add_argument("--label-format", help="auto (default), ava, idealo_json, mos_csv, tid2013")
     p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
                    help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
     p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids")
-    p.add_argument("--output", default="runs/latest", help="run folder (default: runs/latest)")
-    p.add_argument("--backbone", help="model.backbone, e.g. mobilenet, efficientnet_b0")
-    p.add_argument("--backbone-weights", help="'imagenet', 'none' or a local weights file")
     p.add_argument("--init-from", help="a .keras model whose backbone initialises this one")
     p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full)")
     p.add_argument("--batch-size", type=int, help="data.batch_size")
     p.add_argument("--seed", type=int, help="train.seed")
-    p.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR has a checkpoint")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="any config override, e.g. --set train.lr_full=1e-4 (repeatable)")
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
+    add_run_arguments(p, "runs/latest", "train.lr_full=1e-4")
     p.set_defaults(func=run)
 
 
 def collect_overrides(args) -> list[str]:
-    pairs = {
+    return run_overrides(args, {
         "data.images": args.images,
         "data.labels": args.labels,
         "data.label_format": args.label_format,
         "data.split_file": args.split_file,
         "data.batch_size": args.batch_size,
-        "model.backbone": args.backbone,
+        "data.score_range": list(args.score_range) if args.score_range else None,
         "train.epochs_full": args.epochs,
         "train.seed": args.seed,
-    }
-    out = [f"{k}={json.dumps(v)}" for k, v in pairs.items() if v is not None]
-    if args.score_range:
-        out.append(f"data.score_range={json.dumps(list(args.score_range))}")
-    if args.backbone_weights:
-        w = None if args.backbone_weights.lower() == "none" else args.backbone_weights
-        out.append(f"model.backbone_weights={json.dumps(w)}")
-    return out + list(args.set)
+    })
 
 
 def run(args) -> int:
