@@ -99,52 +99,56 @@ class ReconstructionLoss(keras.losses.Loss):
         return reconstruction_loss(y_true, y_pred)
 
 
+class _MaskedRatio(keras.metrics.Metric):
+    """Hits over counted items across an epoch; subclasses say what a hit is."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def hits_and_mask(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        hits, mask = self.hits_and_mask(y_true, y_pred)
+        self.correct.assign_add(tf.reduce_sum(hits * mask))
+        self.total.assign_add(tf.reduce_sum(mask))
+
+    def result(self):
+        return self.correct / tf.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+
 @keras.saving.register_keras_serializable(package="aesthetics")
-class PairwiseRankAccuracy(keras.metrics.Metric):
+class PairwiseRankAccuracy(_MaskedRatio):
     """Share of ordered pairs (level_i < level_j in one group) with
     score_i > score_j: 1.0 = every group perfectly ordered."""
 
     def __init__(self, group_size: int, name="pair_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.group_size = int(group_size)
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def hits_and_mask(self, y_true, y_pred):
         diff, mask = _pairs(y_true, y_pred, self.group_size)
-        self.correct.assign_add(tf.reduce_sum(tf.cast(diff > 0, tf.float32) * mask))
-        self.total.assign_add(tf.reduce_sum(mask))
-
-    def result(self):
-        return self.correct / tf.maximum(self.total, 1.0)
-
-    def reset_state(self):
-        self.correct.assign(0.0)
-        self.total.assign(0.0)
+        return tf.cast(diff > 0, tf.float32), mask
 
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size}
 
 
 @keras.saving.register_keras_serializable(package="aesthetics")
-class MaskedKindAccuracy(keras.metrics.Metric):
+class MaskedKindAccuracy(_MaskedRatio):
     """Top-1 accuracy of the kind classifier over degraded rows (y_true >= 0)."""
 
     def __init__(self, name="kind_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def hits_and_mask(self, y_true, y_pred):
         y_true = tf.reshape(tf.cast(y_true, tf.int32), [-1])
         mask = tf.cast(y_true >= 0, tf.float32)
         hit = tf.cast(tf.equal(tf.argmax(y_pred, axis=-1, output_type=tf.int32), y_true), tf.float32)
-        self.correct.assign_add(tf.reduce_sum(hit * mask))
-        self.total.assign_add(tf.reduce_sum(mask))
-
-    def result(self):
-        return self.correct / tf.maximum(self.total, 1.0)
-
-    def reset_state(self):
-        self.correct.assign(0.0)
-        self.total.assign(0.0)
+        return hit, mask
