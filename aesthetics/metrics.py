@@ -12,20 +12,16 @@ import numpy as np
 from keras import ops
 from scipy import stats
 
+from aesthetics.distributions import distribution_mean_std
 from aesthetics.losses import emd_loss, mean_score
 
 
 def distribution_mean(dist) -> np.ndarray:
-    dist = np.asarray(dist, dtype=np.float64)
-    return dist @ np.arange(1, dist.shape[-1] + 1)
+    return distribution_mean_std(dist)[0]
 
 
 def distribution_std(dist) -> np.ndarray:
-    dist = np.asarray(dist, dtype=np.float64)
-    scores = np.arange(1, dist.shape[-1] + 1)
-    mean = dist @ scores
-    var = dist @ (scores**2) - mean**2
-    return np.sqrt(np.maximum(var, 0.0))
+    return distribution_mean_std(dist)[1]
 
 
 def srcc(y_true, y_pred) -> float:

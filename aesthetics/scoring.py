@@ -21,17 +21,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from aesthetics.distributions import distribution_mean_std
+
 log = logging.getLogger("aesthetics")
-
-
-def _distribution_mean_std(dist) -> tuple[float, float]:
-    # Same formulas as aesthetics.metrics.distribution_mean/_std, repeated here
-    # because aesthetics.metrics imports Keras and this module must stay
-    # TensorFlow-free (the ONNX predict backend uses it).
-    dist = np.asarray(dist, dtype=np.float64)
-    scores = np.arange(1, dist.shape[-1] + 1)
-    mean = dist @ scores
-    return float(mean), float(np.sqrt(max(dist @ (scores**2) - mean**2, 0.0)))
 
 
 def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
@@ -48,7 +40,7 @@ def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
         elif row.shape[-1] == 1:  # scalar quality score (no distribution)
             rec["mean_score_prediction"] = float(row[0])
         else:
-            mean, std = _distribution_mean_std(row)
+            mean, std = (float(v) for v in distribution_mean_std(row))
             rec["mean_score_prediction"] = mean
             rec["std_score_prediction"] = std
             rec["distribution"] = [round(float(p), 6) for p in row]

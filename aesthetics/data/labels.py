@@ -98,6 +98,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from aesthetics.distributions import distribution_mean_std
+
 __all__ = [
     "LabelError",
     "LABEL_FORMATS",
@@ -251,11 +253,7 @@ def distribution_stats(dist) -> Tuple[np.ndarray, np.ndarray]:
     ``(mean, std)`` as float64 arrays (0-d for a single distribution).
     """
     p = np.asarray(stack_distributions(dist), dtype=np.float64)
-    scores = np.arange(1, p.shape[-1] + 1, dtype=np.float64)
-    p = p / p.sum(axis=-1, keepdims=True)
-    mean = p @ scores
-    var = (p * (scores - mean[..., None]) ** 2).sum(axis=-1)
-    return mean, np.sqrt(np.maximum(var, 0.0))
+    return distribution_mean_std(p / p.sum(axis=-1, keepdims=True))
 
 
 def map_score_range(scores, low: float, high: float, num_bins: int = 10):
