@@ -274,32 +274,10 @@ def explain_records(
     return written
 
 
-def cli_explainer(args):
-    """For `aesthetics predict --explain OUT_DIR`: checks the arguments, loads
-    the Keras model, and returns ``f(records)`` that writes the overlays.
-
-    Explanations need the Keras model (gradients / the attention layer), so
-    exported models (.onnx, .tflite, SavedModel, or --backend other than
-    keras) are refused with a clear error before anything is scored.
-    """
-    legacy = bool(getattr(args, "legacy", None))
-    if getattr(args, "weights", None):
-        from aesthetics.model_io import load_idealo_nima
-
-        model = load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
-        legacy = True if args.legacy is None else args.legacy
-    else:
-        backend = getattr(args, "backend", "auto") or "auto"
-        if backend == "auto":
-            backend = "keras" if str(args.model).endswith(".keras") else "exported"
-        if backend != "keras":
-            raise ValueError(
-                "--explain needs a .keras model (explanations use the Keras graph); "
-                f"{args.model} would run on the {backend} backend"
-            )
-        from aesthetics.model_io import load_model
-
-        model = load_model(args.model)
+def cli_explainer(args, model, legacy: bool):
+    """For `aesthetics predict --explain OUT_DIR`: checks that `model` (the
+    Keras model predict scores with) can be explained and returns
+    ``f(records)`` that writes the overlays."""
     _Explainer(model)  # a model without attention or backbone fails here, before scoring
 
     def run(records):

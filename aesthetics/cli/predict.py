@@ -44,8 +44,19 @@ def run(args) -> int:
     if not paths:
         print("aesthetics: error: no images found", file=sys.stderr)
         return 1
-    explain = prepare_explain(args)  # checks --explain before the (long) scoring
-    records = score_with_backend(args, paths)
+    backend = choose_backend(args)
+    model, legacy = load_keras_model(args) if backend == "keras" else (None, bool(args.legacy))
+    explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
+    if model is not None:
+        from aesthetics.scoring import score_files
+
+        records = score_files(model, paths, batch_size=args.batch_size, legacy=legacy,
+                              max_pixels=args.max_pixels)
+    else:
+        from aesthetics.backends import score_with_exported
+
+        records = score_with_exported(backend, args.model, paths, batch_size=args.batch_size,
+                                      legacy=legacy, max_pixels=args.max_pixels)
     if explain:
         explain(records)
     if args.output:
@@ -57,40 +68,36 @@ def run(args) -> int:
     return 0 if scored else 1
 
 
-def score_with_backend(args, paths):
+def choose_backend(args) -> str:
     backend = getattr(args, "backend", "auto")
     if args.weights:
         if backend not in ("auto", "keras"):
             raise ValueError("--weights (idealo HDF5) runs on the keras backend only")
-        return score_with_keras(args, paths)
-    from aesthetics.backends import resolve_backend, score_with_exported
+        return "keras"
+    from aesthetics.backends import resolve_backend
 
-    backend = resolve_backend(args.model, backend)
-    if backend == "keras":
-        return score_with_keras(args, paths)
-    return score_with_exported(
-        backend, args.model, paths, batch_size=args.batch_size,
-        legacy=bool(args.legacy), max_pixels=args.max_pixels,
-    )
+    return resolve_backend(args.model, backend)
 
 
-def score_with_keras(args, paths):
+def load_keras_model(args):
+    """(model, legacy preprocessing?) for the keras backend."""
     from aesthetics.model_io import load_idealo_nima, load_model
-    from aesthetics.scoring import score_files
 
     if args.weights:
         model = load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
-        legacy = True if args.legacy is None else args.legacy
-    else:
-        model = load_model(args.model)
-        legacy = bool(args.legacy)
-    return score_files(model, paths, batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels)
+        return model, True if args.legacy is None else args.legacy
+    return load_model(args.model), bool(args.legacy)
 
 
-def prepare_explain(args):
+def prepare_explain(args, backend, model, legacy):
     """None without --explain, else a function adding "explanation" PNGs to records."""
     if not getattr(args, "explain", None):
         return None
+    if model is None:
+        raise ValueError(
+            "--explain needs a .keras model (explanations use the Keras graph); "
+            f"{args.model} would run on the {backend} backend"
+        )
     from aesthetics.explain import cli_explainer
 
-    return cli_explainer(args)
+    return cli_explainer(args, model, legacy)
