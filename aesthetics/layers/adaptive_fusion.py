@@ -54,20 +54,16 @@ class AdaptiveFusion(keras.layers.Layer):
         channels = content_shape[-1]
         if channels is None or style_shape[-1] is None:
             raise ValueError("the channel dimensions must be known")
-        policy = self.dtype_policy
-        self.gamma = keras.layers.Dense(
-            int(channels),
-            kernel_initializer="zeros",
-            bias_initializer="zeros",
-            name="gamma",
-            dtype=policy,
-        )
-        self.beta = keras.layers.Dense(
-            int(channels),
-            kernel_initializer="zeros",
-            bias_initializer="zeros",
-            name="beta",
-            dtype=policy,
+        # Zero kernels and biases: the layer starts as plain normalisation.
+        self.gamma, self.beta = (
+            keras.layers.Dense(
+                int(channels),
+                kernel_initializer="zeros",
+                bias_initializer="zeros",
+                name=name,
+                dtype=self.dtype_policy,
+            )
+            for name in ("gamma", "beta")
         )
         self.gamma.build(style_shape)
         self.beta.build(style_shape)
