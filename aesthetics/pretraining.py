@@ -46,7 +46,7 @@ from aesthetics.pretext_losses import (
     PairwiseRankAccuracy,
     ReconstructionLoss,
 )
-from aesthetics.training import read_state, write_state
+from aesthetics.training import read_state, save_last_checkpoint, write_state
 
 log = logging.getLogger("aesthetics")
 
@@ -118,11 +118,7 @@ class PretrainState(keras.callbacks.Callback):
         self.run_dir = run_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        ckpt = self.run_dir / "checkpoints"
-        ckpt.mkdir(exist_ok=True)
-        tmp = ckpt / "last.tmp.keras"
-        self.model.save(tmp)
-        tmp.replace(ckpt / "last.keras")
+        save_last_checkpoint(self.model, self.run_dir)
         state = read_state(self.run_dir)
         state.update({"epochs_done": int(epoch + 1), "last_logs": _jsonable(logs)})
         write_state(self.run_dir, state)

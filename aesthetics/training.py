@@ -168,12 +168,18 @@ class RunState(keras.callbacks.Callback):
             state["best_val_loss"] = float(val_loss)
             state["best_epoch"] = int(epoch + 1)
         state.update({"phase": self.phase, "epochs_done": int(epoch + 1)})
-        ckpt = self.run_dir / "checkpoints"
-        ckpt.mkdir(exist_ok=True)
-        tmp = ckpt / "last.tmp.keras"
-        self.model.save(tmp)
-        tmp.replace(ckpt / "last.keras")  # atomic: an interruption never leaves half a file
+        save_last_checkpoint(self.model, self.run_dir)
         write_state(self.run_dir, state)
+
+
+def save_last_checkpoint(model, run_dir: Path) -> None:
+    """Saves RUN_DIR/checkpoints/last.keras atomically: an interruption never
+    leaves half a file for the resume to load."""
+    ckpt = Path(run_dir) / "checkpoints"
+    ckpt.mkdir(exist_ok=True)
+    tmp = ckpt / "last.tmp.keras"
+    model.save(tmp)
+    tmp.replace(ckpt / "last.keras")
 
 
 def read_state(run_dir: Path) -> dict:
