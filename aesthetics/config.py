@@ -89,7 +89,7 @@ class ModelConfig:
 class TrainConfig:
     """How to train: two NIMA phases (head only, then all layers).
 
-    loss: a name from `aesthetics.losses.LOSSES`; loss_options its kwargs.
+    loss: a name from `aesthetics.losses.distribution.LOSSES`; loss_options its kwargs.
     epochs_head / lr_head: phase 1, backbone frozen.
     epochs_full / lr_full: phase 2, everything trainable at a lower rate.
     early_stopping_patience: epochs without val-loss improvement (phase 2).

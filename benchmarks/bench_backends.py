@@ -58,17 +58,17 @@ def inner_throughput(backend: str, model_path: str, folder: str, batch_size: int
 
     paths = find_images([folder])
     if backend == "keras":
-        from aesthetics.model_io import load_model
-        from aesthetics.scoring import score_files
+        from aesthetics.inference.loading import load_model
+        from aesthetics.inference.scoring import score_files
 
         model = load_model(model_path)
         run = lambda ps: score_files(model, ps, batch_size=batch_size)  # noqa: E731
     else:
-        from aesthetics.backends import load_scorer, score_files_numpy
+        from aesthetics.inference.backends import load_scorer, score_files_numpy
 
         scorer = load_scorer(backend, model_path)
         if backend == "savedmodel":
-            from aesthetics.scoring import score_files
+            from aesthetics.inference.scoring import score_files
 
             run = lambda ps: score_files(scorer, ps, batch_size=batch_size)  # noqa: E731
         else:
@@ -110,7 +110,7 @@ def build_model(fit_rows, work: Path):
     from aesthetics.config import ModelConfig
     from aesthetics.data.labels import gaussian_histogram, map_score_range
     from aesthetics.data.pipeline import PipelineOptions, make_eval_dataset
-    from aesthetics.losses import emd_loss
+    from aesthetics.losses.distribution import emd_loss
     from aesthetics.models import build_model as build
 
     keras.utils.set_random_seed(0)
@@ -210,11 +210,11 @@ def main(argv=None) -> int:
     log("parity ...")
     import tensorflow as tf
 
-    from aesthetics.backends import OnnxScorer, TFLiteScorer, load_for_model
+    from aesthetics.inference.backends import OnnxScorer, TFLiteScorer, load_for_model
     from aesthetics.data.images import load_image
     from aesthetics.data.pipeline import resize_image
-    from aesthetics.model_io import load_model
-    from aesthetics.scoring import score_files
+    from aesthetics.inference.loading import load_model
+    from aesthetics.inference.scoring import score_files
 
     model = load_model(model_path)
     bins = np.arange(1, 11)

@@ -53,7 +53,7 @@ def make_crops(n, size, seed=0):
 def bench(crops, method, batch_size, batches, warmup):
     import tensorflow as tf
 
-    from aesthetics.data.degrade import degrade_batch, random_degradation_params
+    from aesthetics.pretext.degrade import degrade_batch, random_degradation_params
 
     def augment(i, x):
         i = tf.cast(i, tf.int32)

@@ -5,7 +5,7 @@ Takes the best trained dual-path run with attention pooling from
 --runs whose model has a "local_attention" layer; or --model), picks --n CLIVE
 validation photos spread over the MOS range (deterministically: evenly spaced
 quantiles of the val MOS), and draws each photo above its attention overlay
-(`aesthetics.explain`), titled with the MOS (0..100 and mapped to 1..10), the
+(`aesthetics.inference.explain`), titled with the MOS (0..100 and mapped to 1..10), the
 predicted mean score (1..10) and the raw attention peak in units of the
 uniform weight 1/(h*w) (how far from average pooling the map is).
 
@@ -64,10 +64,10 @@ def main(argv=None):
 
     from aesthetics.data.images import load_image
     from aesthetics.data.labels import map_score_range
-    from aesthetics.explain import _shrink, explain_maps, overlay
-    from aesthetics.model_io import load_model
+    from aesthetics.inference.explain import _shrink, explain_maps, overlay
+    from aesthetics.inference.loading import load_model
     from aesthetics.data.pipeline import resize_image
-    from aesthetics.scoring import model_image_size
+    from aesthetics.inference.scoring import model_image_size
 
     if args.model:
         model_path, metrics = args.model, None

@@ -2,7 +2,7 @@
 
     python benchmarks/make_degradation_figure.py [--image PATH] [--output docs/degradations.png]
 
-One row per kind (see ``aesthetics.data.degrade``), columns: clean, then
+One row per kind (see ``aesthetics.pretext.degrade``), columns: clean, then
 levels 1..5, each tile labelled with its level parameter and PSNR against
 the clean tile. Tiles are drawn 1:1 (no display resampling): the photo is
 resized so its shorter side is ``--size`` px and centre-cropped, and then
@@ -57,7 +57,7 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    from aesthetics.data.degrade import DEGRADATIONS, NUM_LEVELS, degrade
+    from aesthetics.pretext.degrade import DEGRADATIONS, NUM_LEVELS, degrade
 
     clean = load_square(args.image, args.size)
 
@@ -70,7 +70,7 @@ def main(argv=None):
     fig.text(
         0.5,
         1 - 12 / height,
-        f"aesthetics.data.degrade: level 0 (clean) to {NUM_LEVELS}, {tile} px tiles\n"
+        f"aesthetics.pretext.degrade: level 0 (clean) to {NUM_LEVELS}, {tile} px tiles\n"
         f"{Path(args.image).name}; label: level parameter, PSNR vs clean",
         ha="center",
         va="top",

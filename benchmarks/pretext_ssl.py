@@ -16,7 +16,7 @@ Protocol (reduced to fit ~1 h of 2 shared CPU cores; see the
   does), against trivial baselines measured the same way: the same ranking
   head (random init, 5 seeds) on the ImageNet encoder and on a random
   encoder, and the variance of the Laplacian (a classic sharpness measure).
-* finetune: `aesthetics.training.train` (NIMA head, EMD, 128 px input) on
+* finetune: `aesthetics.training.supervised.train` (NIMA head, EMD, 128 px input) on
   25/50/100 % of the CLIVE training labels (a seeded subset, nested across
   fractions for one seed), validated on the fixed CLIVE val part, from
   (a) ImageNet, (b) ImageNet + self-supervised, (c) random init (100 % only,
@@ -144,7 +144,7 @@ VARIANTS = {
 
 
 def stage_pretrain(out: Path, variant: str = "ssl") -> dict:
-    from aesthetics.pretraining import pretrain
+    from aesthetics.pretext.training import pretrain
 
     folder, extra = VARIANTS[variant]
     images = pretext_image_dir(out)
@@ -160,7 +160,7 @@ def stage_zeroshot_variant(out: Path, variant: str) -> dict:
     result_path = out / f"zeroshot_{variant}.json"
     if result_path.exists():
         return json.loads(result_path.read_text())
-    from aesthetics.model_io import load_model
+    from aesthetics.inference.loading import load_model
 
     _, val = clive_split()
     model = load_model(out / VARIANTS[variant][0] / "model.keras")
@@ -175,7 +175,7 @@ def stage_throughput(out: Path) -> dict:
     result_path = out / "throughput.json"
     if result_path.exists():
         return json.loads(result_path.read_text())
-    from aesthetics.data.pretext import PretextOptions, load_photo_bank, make_pretext_dataset
+    from aesthetics.pretext.batches import PretextOptions, load_photo_bank, make_pretext_dataset
     from aesthetics.data.images import find_images
 
     paths = find_images([pretext_image_dir(out)], recursive=True)
@@ -205,7 +205,7 @@ def stage_throughput(out: Path) -> dict:
 
 
 def _score(model, paths):
-    from aesthetics.scoring import score_files
+    from aesthetics.inference.scoring import score_files
 
     recs = score_files(model, paths, batch_size=32)
     return [r.get("mean_score_prediction", float("nan")) for r in recs]
@@ -244,8 +244,8 @@ def stage_zeroshot(out: Path) -> dict:
     import keras
     import numpy as np
 
-    from aesthetics.model_io import load_model
-    from aesthetics.models.pretext import build_scoring_model
+    from aesthetics.inference.loading import load_model
+    from aesthetics.pretext.model import build_scoring_model
 
     _, val = clive_split()
     paths, mos = list(val["filepath"]), val["mos"].to_numpy()
@@ -316,7 +316,7 @@ def finetune_grid(seeds=SEEDS, inits=("imagenet", "ssl", "random"), fractions=FR
 def stage_finetune(
     out: Path, only=None, seeds=SEEDS, inits=("imagenet", "ssl", "random"), fractions=FRACTIONS
 ) -> list:
-    from aesthetics.training import train
+    from aesthetics.training.supervised import train
     from common import CLIVE_IMAGES, CLIVE_LABELS
 
     results = []

@@ -28,8 +28,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from aesthetics.evaluation import evaluate_model, scatter_plot, write_metrics
-    from aesthetics.model_io import load_model
+    from aesthetics.inference.evaluation import evaluate_model, scatter_plot, write_metrics
+    from aesthetics.inference.loading import load_model
 
     model = load_model(args.model)
     metrics, table = evaluate_model(

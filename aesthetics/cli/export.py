@@ -25,8 +25,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from aesthetics.export import export_model
-    from aesthetics.model_io import load_model
+    from aesthetics.export.exporter import export_model
+    from aesthetics.inference.loading import load_model
 
     model = load_model(args.model)
     meta = export_model(

@@ -38,7 +38,7 @@ def register(sub):
 
 def run(args) -> int:
     from aesthetics.data.images import find_images
-    from aesthetics.scoring import format_table, write_records
+    from aesthetics.inference.scoring import format_table, write_records
 
     paths = find_images(args.paths, recursive=args.recursive)
     if not paths:
@@ -48,12 +48,12 @@ def run(args) -> int:
     model, legacy = load_keras_model(args) if backend == "keras" else (None, bool(args.legacy))
     explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
     if model is not None:
-        from aesthetics.scoring import score_files
+        from aesthetics.inference.scoring import score_files
 
         records = score_files(model, paths, batch_size=args.batch_size, legacy=legacy,
                               max_pixels=args.max_pixels)
     else:
-        from aesthetics.backends import score_with_exported
+        from aesthetics.inference.backends import score_with_exported
 
         records = score_with_exported(backend, args.model, paths, batch_size=args.batch_size,
                                       legacy=legacy, max_pixels=args.max_pixels)
@@ -74,14 +74,14 @@ def choose_backend(args) -> str:
         if backend not in ("auto", "keras"):
             raise ValueError("--weights (idealo HDF5) runs on the keras backend only")
         return "keras"
-    from aesthetics.backends import resolve_backend
+    from aesthetics.inference.backends import resolve_backend
 
     return resolve_backend(args.model, backend)
 
 
 def load_keras_model(args):
     """(model, legacy preprocessing?) for the keras backend."""
-    from aesthetics.model_io import load_idealo_nima, load_model
+    from aesthetics.inference.loading import load_idealo_nima, load_model
 
     if args.weights:
         model = load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
@@ -98,6 +98,6 @@ def prepare_explain(args, backend, model, legacy):
             "--explain needs a .keras model (explanations use the Keras graph); "
             f"{args.model} would run on the {backend} backend"
         )
-    from aesthetics.explain import cli_explainer
+    from aesthetics.inference.explain import cli_explainer
 
     return cli_explainer(args, model, legacy)

@@ -36,7 +36,7 @@ def collect_overrides(args) -> list[str]:
 
 def run(args) -> int:
     from aesthetics.config import load_config
-    from aesthetics.pretraining import pretrain
+    from aesthetics.pretext.training import pretrain
 
     config = load_config(args.config, collect_overrides(args))
     summary = pretrain(config, args.output, resume=not args.no_resume, verbose=args.verbose)

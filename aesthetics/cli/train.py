@@ -44,7 +44,7 @@ def collect_overrides(args) -> list[str]:
 
 def run(args) -> int:
     from aesthetics.config import load_config
-    from aesthetics.training import train
+    from aesthetics.training.supervised import train
 
     config = load_config(args.config, collect_overrides(args))
     metrics = train(

@@ -1,0 +1,302 @@
+"""`predict` backends: which runtime scores the images.
+
+    keras       a `.keras` model; tf.data pipeline (`aesthetics.inference.scoring.score_files`)
+    savedmodel  an exported SavedModel folder (its `serving_images` signature),
+                same tf.data pipeline
+    onnx        an exported `.onnx` file in onnxruntime; Pillow decoding and a
+                Pillow resize that reproduces the pipeline's antialiased
+                bilinear resize: no TensorFlow or Keras is imported
+    tflite      an exported `.tflite` file; same numpy pipeline as onnx, run by
+                `ai_edge_litert` when installed (then TensorFlow-free too),
+                else `tf.lite.Interpreter`
+
+"auto" picks by the model path: a folder -> savedmodel, else the extension.
+This module imports only numpy and Pillow at load time; TensorFlow is imported
+inside the savedmodel/tflite code paths that need it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from aesthetics.data.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageDecodeError,
+    load_image,
+    load_image_legacy,
+)
+
+BACKENDS = ("auto", "keras", "onnx", "savedmodel", "tflite")
+_EXTENSIONS = {".keras": "keras", ".onnx": "onnx", ".tflite": "tflite"}
+
+
+def resolve_backend(model_path, backend: str = "auto") -> str:
+    """The backend for `model_path`: `backend` itself unless "auto"."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if backend != "auto":
+        return backend
+    path = Path(model_path)
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return "savedmodel"
+        raise ValueError(f"{path} is a folder without saved_model.pb; not a SavedModel")
+    kind = _EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(
+            f"cannot tell the backend of {path} from its extension; expected .keras, .onnx, "
+            f".tflite or a SavedModel folder (or pass --backend)"
+        )
+    return kind
+
+
+# --------------------------------------------------------------------------
+# numpy/Pillow image path (no TensorFlow)
+
+
+def resize_like_pipeline(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) float32 holding integers 0..255.
+
+    Reproduces `aesthetics.data.pipeline.resize_image` (tf.image.resize,
+    bilinear, antialias=True) + the pipeline's rounding to uint8: Pillow's
+    BILINEAR filter is the same scale-adaptive triangle kernel with the same
+    half-pixel centres. Each channel is resampled in Pillow's float ("F") mode,
+    since its 8-bit mode rounds between the horizontal and vertical passes.
+    Measured on 45 real photos: under 0.03% of values differ, by 1 level.
+    """
+    from PIL import Image
+
+    if image.shape[0] == size and image.shape[1] == size:
+        return image.astype(np.float32)
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F").resize(
+                (size, size), Image.BILINEAR, reducing_gap=None
+            )
+        )
+        for c in range(3)
+    ]
+    out = np.stack(channels, axis=-1)
+    # tf.round and np.rint both round half to even.
+    return np.rint(np.clip(out, 0.0, 255.0)).astype(np.float32)
+
+
+def load_for_model(path, size: int, legacy: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode (Pillow, EXIF rotation, alpha on white) and resize one file."""
+    if legacy:
+        return load_image_legacy(path, size).astype(np.float32)
+    return resize_like_pipeline(load_image(path, max_pixels=max_pixels), size)
+
+
+def _loaded_in_order(paths, loader, workers: int, window: int):
+    """Yields (index, image or None, error or None) in input order, decoding
+    up to `window` files ahead on `workers` threads (Pillow releases the GIL)."""
+
+    def safe(path):
+        try:
+            return loader(path), None
+        except ImageDecodeError as e:
+            return None, str(e)
+        except Exception as e:  # one bad file never stops the run
+            return None, f"unexpected error: {type(e).__name__}: {e}"
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        todo = iter(enumerate(paths))
+        pending = deque((i, pool.submit(safe, p)) for i, p in itertools.islice(todo, window))
+        while pending:
+            i, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[0], pool.submit(safe, nxt[1])))
+            image, error = future.result()
+            yield i, image, error
+
+
+def score_files_numpy(
+    scorer,
+    paths: Sequence[str],
+    batch_size: int = 32,
+    legacy: bool = False,
+    max_pixels: Optional[int] = None,
+    workers: Optional[int] = None,
+) -> list[dict]:
+    """Scores files with `scorer` (float32 [B, S, S, 3] -> [B, bins] or [B, 1])
+    without TensorFlow; same records as `aesthetics.inference.scoring.score_files`."""
+    from aesthetics.inference.scoring import records_from_outputs
+
+    size = scorer.image_size
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+    workers = workers or min(8, os.cpu_count() or 1)
+    loader = lambda p: load_for_model(p, size, legacy=legacy, max_pixels=max_pixels)  # noqa: E731
+    outputs, failures = {}, {}
+    batch, index = [], []
+
+    def flush():
+        pred = np.asarray(scorer(np.stack(batch)), dtype=np.float32).reshape(len(batch), -1)
+        for i, row in zip(index, pred):
+            outputs[i] = row
+        batch.clear()
+        index.clear()
+
+    for i, image, error in _loaded_in_order(paths, loader, workers, window=2 * batch_size):
+        if error is not None:
+            failures[str(paths[i])] = error
+            continue
+        batch.append(image)
+        index.append(i)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return records_from_outputs(paths, outputs, failures)
+
+
+def _metadata_size(model_path) -> Optional[int]:
+    from aesthetics.export.exporter import read_metadata
+
+    meta = read_metadata(model_path)
+    if meta:
+        return int(meta["input"]["image_size"])
+    return None
+
+
+def _pick_output(names) -> str:
+    for name in ("distribution", "mean_score"):
+        if name in names:
+            return name
+    return names[0]
+
+
+class OnnxScorer:
+    """An exported `.onnx` model in onnxruntime (CPU unless `providers`)."""
+
+    def __init__(self, path, threads: Optional[int] = None, providers=None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise RuntimeError(
+                "the onnx backend needs onnxruntime: pip install 'aesthetics[onnx]' "
+                "(or just onnxruntime)"
+            ) from None
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(path), options, providers=providers or ["CPUExecutionProvider"]
+        )
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.image_size = _metadata_size(path) or _static_side(inp.shape, path)
+        self.output_name = _pick_output([o.name for o in self.session.get_outputs()])
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        out = self.session.run([self.output_name], {self.input_name: images.astype(np.float32)})[0]
+        return out.reshape(len(images), -1)
+
+
+def _static_side(shape, path) -> int:
+    side = shape[1] if len(shape) == 4 else None
+    if not isinstance(side, int):
+        raise ValueError(f"{path}: input shape {shape} has no fixed image size and no metadata file")
+    return side
+
+
+def _tflite_interpreter(path, threads: Optional[int]):
+    try:  # the standalone runtime, if installed: no TensorFlow needed
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        return Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
+
+
+class TFLiteScorer:
+    """An exported `.tflite` model (signature serving_default)."""
+
+    def __init__(self, path, threads: Optional[int] = None):
+        self.interpreter = _tflite_interpreter(path, threads)
+        signatures = self.interpreter.get_signature_list()
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
+        if key is None:
+            raise ValueError(f"{path}: TFLite model has no signature; export it with `aesthetics export`")
+        self.runner = self.interpreter.get_signature_runner(key)
+        self.input_name = signatures[key]["inputs"][0]
+        self.output_name = _pick_output(signatures[key]["outputs"])
+        shape = self.runner.get_input_details()[self.input_name]["shape_signature"]
+        self.image_size = _metadata_size(path) or _static_side([int(s) for s in shape], path)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        out = self.runner(**{self.input_name: images.astype(np.float32)})[self.output_name]
+        return np.asarray(out).reshape(len(images), -1)
+
+
+class SavedModelScorer:
+    """An exported SavedModel, called through its float `serving_images`
+    signature; quacks like a Keras model for `score_files`."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        loaded = tf.saved_model.load(str(path))
+        if "serving_images" not in loaded.signatures:
+            raise ValueError(
+                f"{path}: no 'serving_images' signature (has {sorted(loaded.signatures)}); "
+                f"export it with `aesthetics export --format savedmodel`"
+            )
+        self._loaded = loaded  # keeps the variables alive
+        self.fn = loaded.signatures["serving_images"]
+        spec = next(iter(self.fn.structured_input_signature[1].values()))
+        self.image_size = int(spec.shape[1])
+        self.input_shape = (None, self.image_size, self.image_size, 3)
+
+    def predict_on_batch(self, images):
+        out = self.fn(images=self._tf.convert_to_tensor(images, self._tf.float32))
+        name = _pick_output(list(out))
+        return np.asarray(out[name]).reshape(len(images), -1)
+
+    def __call__(self, images, training=False):
+        return self.predict_on_batch(images)
+
+
+def load_scorer(backend: str, model_path, threads: Optional[int] = None):
+    """The scorer object for a non-Keras backend."""
+    if backend == "onnx":
+        return OnnxScorer(model_path, threads=threads)
+    if backend == "tflite":
+        return TFLiteScorer(model_path, threads=threads)
+    if backend == "savedmodel":
+        return SavedModelScorer(model_path)
+    raise ValueError(f"backend {backend!r} has no exported-model scorer")
+
+
+def score_with_exported(
+    backend: str,
+    model_path,
+    paths: Sequence[str],
+    batch_size: int = 32,
+    legacy: bool = False,
+    max_pixels: Optional[int] = None,
+) -> list[dict]:
+    """Scores files with an exported model (onnx, tflite or savedmodel)."""
+    path = Path(model_path)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path}")
+    scorer = load_scorer(backend, path)
+    if backend == "savedmodel":
+        from aesthetics.inference.scoring import score_files
+
+        return score_files(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels)
+    return score_files_numpy(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels)

@@ -1,0 +1,290 @@
+"""Explanation maps: where in the photo the model looked.
+
+Two kinds of map, both returned as (B, h, w) float32 in [0, 1] on the model's
+feature grid (h = w = input size / 16 or / 32):
+
+* "attention": for a dual-path model with attention pooling, the local path's
+  `SpatialAttention` softmax map (stride 16), via
+  `aesthetics.models.dual_path.attention_model`. It is the actual weighting
+  the model used to pool the local features, min-max normalised per image
+  (a uniform map, e.g. an untrained zero-init attention, becomes all ones).
+* "gradcam": for any other model with a "backbone" sub-model (plain NIMA, or
+  a dual-path ablation without attention), Grad-CAM (Selvaraju et al. 2017)
+  of the predicted mean score  m = sum_i i * p_i  w.r.t. the backbone's last
+  feature map A (B, h, w, K)::
+
+      w_k  = mean over (h, w) of dm/dA_k          (channel importance)
+      cam  = ReLU(sum_k w_k A_k), divided by its per-image maximum
+
+  (all zeros where no position raises the score). For a model whose backbone
+  has two outputs (dual path) the last one, the stride-32 global map, is used.
+
+`overlay` upsamples a map to a photo (bilinear), colours it (a matplotlib
+colormap) and alpha-blends it; `explain_records` does that for the records of
+`aesthetics predict` and writes OUT_DIR/<image_id>.png, recording the file as
+``record["explanation"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+log = logging.getLogger("aesthetics")
+
+METHODS = ("auto", "attention", "gradcam")
+
+
+# ----------------------------------------------------------------------------- maps
+
+
+def has_attention(model) -> bool:
+    """Whether `model` has a dual-path "local_attention" layer returning its map."""
+    try:
+        layer = model.get_layer("local_attention")
+    except ValueError:
+        return False
+    return bool(getattr(layer, "return_attention", False))
+
+
+def resolve_method(model, method: str = "auto") -> str:
+    """The method for `model`: "attention" or "gradcam" (ValueError if impossible)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown explanation method {method!r}; choose one of {METHODS}")
+    if method == "auto":
+        return "attention" if has_attention(model) else "gradcam"
+    if method == "attention" and not has_attention(model):
+        raise ValueError("the model has no attention map (not a dual_path model with use_attention)")
+    return method
+
+
+def _normalise(maps: np.ndarray, constant_value: float) -> np.ndarray:
+    """Per-image min-max to [0, 1]; a constant map becomes `constant_value`."""
+    maps = np.asarray(maps, np.float64)
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    span = hi - lo
+    flat = span <= 1e-12 * np.maximum(np.abs(hi), 1e-30)
+    out = np.where(flat, constant_value, (maps - lo) / np.where(flat, 1.0, span))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+class _Explainer:
+    """Caches the derived Keras models for one scoring model."""
+
+    def __init__(self, model, method: str = "auto"):
+        import keras
+
+        self.model = model
+        self.method = resolve_method(model, method)
+        if self.method == "attention":
+            from aesthetics.models.dual_path import attention_model
+
+            self._net = attention_model(model)
+        else:
+            features = _backbone_output(model)
+            self._net = keras.Model(model.inputs, [features, model.outputs[0]], name="gradcam")
+
+    def __call__(self, images) -> np.ndarray:
+        images = np.asarray(images, np.float32)
+        if self.method == "attention":
+            _, attention = self._net(images, training=False)
+            maps = np.asarray(attention, np.float32)[..., 0]
+            return _normalise(maps, constant_value=1.0)
+        return self._gradcam(images)
+
+    def _gradcam(self, images) -> np.ndarray:
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(images)
+        with tf.GradientTape() as tape:
+            features, scores = self._net(x, training=False)
+            scores = tf.cast(scores, tf.float32)
+            if scores.shape[-1] == 1:  # a model predicting one quality score
+                target = scores[:, 0]
+            else:
+                bins = tf.range(1, scores.shape[-1] + 1, dtype=tf.float32)
+                target = tf.reduce_sum(scores * bins, axis=-1)
+        grads = tape.gradient(target, features)  # per image: images are independent
+        if grads is None:
+            raise ValueError("the score does not depend on the backbone's last feature map")
+        features = tf.cast(features, tf.float32)
+        weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
+        peak = cam.max(axis=(1, 2), keepdims=True)
+        return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+
+
+def _backbone_output(model):
+    """The symbolic tensor (in `model`'s own graph) of the backbone's last output."""
+    try:
+        backbone = model.get_layer("backbone")
+    except ValueError:
+        raise ValueError("Grad-CAM needs a model with a sub-model named 'backbone'") from None
+    for node in backbone._inbound_nodes:
+        outputs = node.output_tensors
+        if outputs and _in_graph(model, outputs[-1]):
+            return outputs[-1]
+    raise ValueError("could not find the backbone's output in the model graph")
+
+
+def _in_graph(model, tensor) -> bool:
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return False
+    operation = history[0]
+    return any(operation is layer for layer in model.layers)
+
+
+def explain_maps(model, images, method: str = "auto", batch_size: int = 32) -> np.ndarray:
+    """(B, h, w) float32 explanation maps in [0, 1] for `images`.
+
+    images: (B, S, S, 3) float32 RGB in [0, 255] at the model's input size
+    (what `score_files` feeds it). method: "auto" (attention when the model
+    has it, else Grad-CAM), "attention" or "gradcam".
+    """
+    explainer = _Explainer(model, method)
+    images = np.asarray(images, np.float32)
+    parts = [explainer(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0, 0), np.float32)
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def overlay(photo, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
+    """Blends a colour-mapped `heatmap` over `photo`.
+
+    photo: (H, W, 3) uint8 RGB; heatmap: (h, w) in [0, 1] covering the whole
+    photo. The map is upsampled to H x W (bilinear, pixel centres aligned),
+    coloured with `cmap` and blended: out = (1 - alpha) * photo + alpha * colour.
+    Returns (H, W, 3) uint8 RGB.
+    """
+    import matplotlib
+    from PIL import Image
+
+    photo = np.asarray(photo)
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"photo must be (H, W, 3), got {photo.shape}")
+    heatmap = np.asarray(heatmap, np.float32)
+    if heatmap.ndim != 2:
+        raise ValueError(f"heatmap must be (h, w), got {heatmap.shape}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    height, width = photo.shape[:2]
+    big = Image.fromarray(np.clip(heatmap, 0.0, 1.0), "F").resize((width, height), Image.BILINEAR)
+    colour = matplotlib.colormaps[cmap](np.clip(np.asarray(big), 0.0, 1.0))[..., :3] * 255.0
+    out = (1.0 - alpha) * photo.astype(np.float32) + alpha * colour
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _shrink(photo: np.ndarray, max_side: Optional[int]) -> np.ndarray:
+    from PIL import Image
+
+    if not max_side or max(photo.shape[:2]) <= max_side:
+        return photo
+    h, w = photo.shape[:2]
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+
+
+def _model_input(photo: np.ndarray, path, size: int, legacy: bool, max_pixels) -> np.ndarray:
+    """The image as `score_files` feeds it: the whole photo squashed to size x size."""
+    if legacy:
+        from aesthetics.data.images import load_image_legacy
+
+        return load_image_legacy(path, size).astype(np.float32)
+    from aesthetics.data.pipeline import resize_image
+
+    # the pipeline resizes the decoded uint8 image and rounds back to uint8
+    return np.rint(np.asarray(resize_image(photo, size))).astype(np.float32)
+
+
+def _unique_name(image_id: str, used: set) -> str:
+    name, k = image_id, 1
+    while name in used:
+        name = f"{image_id}_{k}"
+        k += 1
+    used.add(name)
+    return name
+
+
+def explain_records(
+    model,
+    records: list[dict],
+    out_dir,
+    method: str = "auto",
+    batch_size: int = 16,
+    legacy: bool = False,
+    max_pixels: Optional[int] = None,
+    max_side: Optional[int] = 1024,
+    alpha: float = 0.45,
+    cmap: str = "jet",
+) -> int:
+    """Writes OUT_DIR/<image_id>.png (overlay of the map on the photo) for every
+    scored record and sets ``record["explanation"]`` to its path. Records with
+    an "error" get no file. The photo is shrunk to `max_side` (longest side)
+    before drawing. Two files with the same stem get <id>.png, <id>_1.png, ...
+    Returns the number of files written.
+    """
+    from PIL import Image
+
+    from aesthetics.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_image
+    from aesthetics.inference.scoring import model_image_size
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    explainer = _Explainer(model, method)
+    size = model_image_size(model)
+    used: set = set()
+    pending: list = []  # (record, photo for drawing, model input)
+    written = 0
+
+    def flush():
+        nonlocal written
+        if not pending:
+            return
+        maps = explainer(np.stack([p[2] for p in pending]))
+        for (rec, photo, _), heat in zip(pending, maps):
+            path = out_dir / f"{_unique_name(rec['image_id'], used)}.png"
+            Image.fromarray(overlay(photo, heat, alpha=alpha, cmap=cmap)).save(path)
+            rec["explanation"] = str(path)
+            written += 1
+        pending.clear()
+
+    for rec in records:
+        if "error" in rec:
+            continue
+        try:
+            # legacy preprocessing ignores EXIF rotation; draw on the same geometry
+            photo = load_image(rec["path"], max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                               exif_transpose=not legacy)
+        except ImageDecodeError as e:
+            log.warning("no explanation for %s: %s", rec["path"], e)
+            continue
+        model_input = _model_input(photo, rec["path"], size, legacy, max_pixels)
+        pending.append((rec, _shrink(photo, max_side), model_input))
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    return written
+
+
+def cli_explainer(args, model, legacy: bool):
+    """For `aesthetics predict --explain OUT_DIR`: checks that `model` (the
+    Keras model predict scores with) can be explained and returns
+    ``f(records)`` that writes the overlays."""
+    _Explainer(model)  # a model without attention or backbone fails here, before scoring
+
+    def run(records):
+        n = explain_records(
+            model, records, args.explain, batch_size=min(args.batch_size, 16),
+            legacy=legacy, max_pixels=args.max_pixels,
+        )
+        log.info("wrote %d explanation image(s) to %s", n, args.explain)
+
+    return run

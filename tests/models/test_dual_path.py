@@ -1,0 +1,360 @@
+"""Dual-path model (issue #4): its layers, ablations, training and export."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from aesthetics.config import ModelConfig
+from aesthetics.layers import AdaptiveFusion, NonLocalBlock, SpatialAttention
+from aesthetics.losses.distribution import LOSSES, get_loss
+from aesthetics.models import build_model
+from aesthetics.models.backbones import build_backbone
+from aesthetics.models.dual_path import (
+    LOCAL_LAYERS,
+    _fallback_local_tensor,
+    attention_model,
+    build_dual_path,
+    resolve_options,
+)
+from harness import check_layer, check_model
+
+SIZE = 64
+TINY = dict(model="dual_path", backbone="mobilenet", alpha=0.25, backbone_weights=None)
+
+
+def _cfg(**options):
+    return ModelConfig(**TINY, options=options)
+
+
+def _images(batch=2, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (batch, SIZE, SIZE, 3)).astype("float32")
+
+
+def _randomize(layer, seed=0, scale=0.5):
+    rng = np.random.default_rng(seed)
+    layer.set_weights(
+        [rng.normal(0, scale, w.shape).astype("float32") for w in layer.get_weights()]
+    )
+
+
+# ---------------------------------------------------------------- layers
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"use_bn": True, "subsample": False, "inter_channels": 3, "scale": False}],
+)
+def test_non_local_through_harness(kwargs):
+    check_layer(lambda: NonLocalBlock(**kwargs), [(2, 5, 6, 8)], (2, 5, 6, 8), atol=1e-5)
+
+
+@pytest.mark.parametrize("content", [(2, 4, 5, 8), (2, 8)])
+def test_adaptive_fusion_through_harness(content):
+    check_layer(lambda: AdaptiveFusion(), [content, (2, 6)], content, atol=1e-5)
+
+
+def test_spatial_attention_through_harness():
+    check_layer(lambda: SpatialAttention(zero_init=False), [(2, 4, 5, 8)], (2, 8), atol=1e-5)
+    check_layer(
+        lambda: SpatialAttention(hidden_units=3, return_attention=True, zero_init=False),
+        [(2, 4, 5, 8)],
+        [(2, 8), (2, 4, 5, 1)],
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("use_bn", [False, True])
+def test_non_local_is_identity_at_init(use_bn):
+    x = np.random.default_rng(0).normal(size=(2, 5, 6, 8)).astype("float32")
+    layer = NonLocalBlock(use_bn=use_bn)
+    np.testing.assert_allclose(layer(x), x, atol=1e-6)
+    np.testing.assert_allclose(layer(x, training=True), x, atol=1e-6)
+
+
+def _np_non_local(x, layer, subsample):
+    wt, bt = layer.theta.get_weights()
+    wp, bp = layer.phi.get_weights()
+    wg, bg = layer.g.get_weights()
+    ww, bw = layer.w.get_weights()
+    theta = x @ wt[0, 0] + bt
+    phi = x @ wp[0, 0] + bp
+    g = x @ wg[0, 0] + bg
+    if subsample:  # 2x2 max pool, even sizes
+        b, h, w, c = phi.shape
+        phi = phi.reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
+        g = g.reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
+    b, h, w, _ = x.shape
+    ci = theta.shape[-1]
+    theta, phi, g = (t.reshape(b, -1, ci) for t in (theta, phi, g))
+    logits = theta @ phi.transpose(0, 2, 1) / np.sqrt(ci)
+    a = np.exp(logits - logits.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    y = (a @ g).reshape(b, h, w, ci)
+    return x + y @ ww[0, 0] + bw
+
+
+@pytest.mark.parametrize("subsample", [False, True])
+def test_non_local_matches_numpy(subsample):
+    x = np.random.default_rng(1).normal(size=(2, 4, 6, 8)).astype("float32")
+    layer = NonLocalBlock(inter_channels=4, subsample=subsample)
+    layer(x)
+    _randomize(layer)
+    np.testing.assert_allclose(layer(x), _np_non_local(x, layer, subsample), atol=1e-4)
+
+
+def test_non_local_unknown_spatial_dims():
+    inputs = keras.Input((None, None, 8))
+    model = keras.Model(inputs, NonLocalBlock()(inputs))
+    _randomize(model.layers[-1])
+    for shape in [(3, 5, 7, 8), (1, 2, 2, 8), (2, 1, 1, 8)]:
+        x = np.random.default_rng(0).normal(size=shape).astype("float32")
+        out = np.asarray(model(x))
+        assert out.shape == shape and np.all(np.isfinite(out))
+
+
+def test_non_local_attention_in_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    layer = NonLocalBlock()
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype("float32")
+    out = layer(x)
+    assert out.dtype == "bfloat16"
+    assert layer.theta.compute_dtype == "bfloat16" and layer.theta.kernel.dtype == "float32"
+
+
+def _instance_norm(x, eps=1e-5):
+    mu = x.mean((1, 2), keepdims=True)
+    var = x.var((1, 2), keepdims=True)
+    return (x - mu) / np.sqrt(var + eps)
+
+
+def test_adaptive_fusion_at_init_is_instance_norm():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, (2, 4, 5, 8)).astype("float32")
+    s = rng.normal(size=(2, 6)).astype("float32")
+    np.testing.assert_allclose(AdaptiveFusion()([x, s]), _instance_norm(x), atol=1e-4)
+    v = rng.normal(size=(2, 8)).astype("float32")
+    np.testing.assert_allclose(AdaptiveFusion()([v, s]), v, atol=1e-6)
+
+
+def test_adaptive_fusion_formula():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 3, 8)).astype("float32")
+    v = rng.normal(size=(2, 8)).astype("float32")
+    s = rng.normal(size=(2, 6)).astype("float32")
+    for content in (x, v):
+        layer = AdaptiveFusion()
+        layer([content, s])
+        _randomize(layer, seed=2)
+        wg, bg = layer.gamma.get_weights()
+        wb, bb = layer.beta.get_weights()
+        gamma, beta = s @ wg + bg, s @ wb + bb
+        if content.ndim == 4:
+            ref = (1 + gamma[:, None, None]) * _instance_norm(content) + beta[:, None, None]
+        else:
+            ref = (1 + gamma) * content + beta
+        np.testing.assert_allclose(layer([content, s]), ref, atol=1e-4)
+
+
+def test_spatial_attention_map_sums_to_one():
+    x = np.random.default_rng(0).normal(size=(3, 4, 5, 8)).astype("float32")
+    layer = SpatialAttention(return_attention=True, zero_init=False)
+    pooled, attention = (np.asarray(t) for t in layer(x))
+    assert attention.shape == (3, 4, 5, 1) and attention.dtype == np.float32
+    np.testing.assert_allclose(attention.sum((1, 2, 3)), 1.0, atol=1e-5)
+    assert attention.std() > 0  # not uniform with random weights
+    np.testing.assert_allclose(pooled, (attention * x).sum((1, 2)), atol=1e-5)
+
+
+def test_spatial_attention_with_constant_logits_is_average_pooling():
+    x = np.random.default_rng(0).normal(size=(2, 4, 5, 8)).astype("float32")
+    layer = SpatialAttention(return_attention=True)  # zero-init logits conv
+    layer(x)
+    kernel, _ = layer.logits.get_weights()
+    layer.logits.set_weights([kernel, np.array([3.0], "float32")])  # logits == 3 everywhere
+    pooled, attention = layer(x)
+    np.testing.assert_allclose(attention, 1 / 20, atol=1e-7)
+    np.testing.assert_allclose(pooled, x.mean((1, 2)), atol=1e-6)
+
+
+# ---------------------------------------------------------------- model
+
+
+ABLATIONS = [
+    {},
+    {"use_non_local": False},
+    {"use_adain": False},
+    {"use_attention": False},
+    {"use_local_path": False},
+    {"adain_on": "map", "non_local_blocks": 2, "non_local_bn": True, "non_local_subsample": True},
+]
+
+
+@pytest.mark.parametrize("options", ABLATIONS, ids=lambda o: ",".join(o) or "full")
+def test_dual_path_through_harness(options):
+    x = _images()
+    model = check_model(lambda: build_dual_path(_cfg(**options), image_size=SIZE), x, (2, 10))
+    out = np.asarray(model(x))
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-5)
+    assert model.output_names == ["scores"]
+    assert model.get_layer("scores").dtype_policy.compute_dtype == "float32"
+    names = {layer.name for layer in model.layers}
+    local = options.get("use_local_path", True)
+    assert ("local_attention" in names) == (local and options.get("use_attention", True))
+    assert ("fusion" in names) == (local and options.get("use_adain", True))
+    assert ("non_local_0" in names) == options.get("use_non_local", True)
+
+
+def test_registered_and_backbone_has_two_outputs():
+    model = build_model(_cfg(), image_size=SIZE)
+    backbone = model.get_layer("backbone")
+    local, deep = backbone.outputs
+    assert tuple(local.shape) == (None, 4, 4, 128)  # conv_pw_11_relu, stride 16
+    assert tuple(deep.shape) == (None, 2, 2, 256)  # stride 32
+    n_trainable = len(model.trainable_weights)
+    backbone.trainable = False  # what training phase 1 does
+    assert 0 < len(model.trainable_weights) < n_trainable
+
+
+def test_local_layer_option_and_errors():
+    model = build_dual_path(_cfg(local_layer="conv_pw_7_relu"), image_size=SIZE)
+    assert tuple(model.get_layer("backbone").outputs[0].shape) == (None, 4, 4, 128)
+    model = build_dual_path(_cfg(local_layer="conv_pw_12:input"), image_size=SIZE)
+    assert tuple(model.get_layer("backbone").outputs[0].shape) == (None, 2, 2, 128)
+    with pytest.raises(ValueError, match="no layer"):
+        build_dual_path(_cfg(local_layer="nope"), image_size=SIZE)
+    with pytest.raises(ValueError, match="unknown option"):
+        resolve_options({"use_nonlocal": False})
+    with pytest.raises(ValueError, match="needs use_attention"):
+        resolve_options({"adain_on": "map", "use_attention": False})
+    assert resolve_options({"use_adain": "false"})["use_adain"] is False
+    assert set(LOCAL_LAYERS) >= {"mobilenet", "mobilenet_v2", "efficientnet_b0", "resnet50"}
+
+
+def test_local_layer_fallback_for_backbones_not_in_the_table():
+    backbone = build_backbone("mobilenet", (SIZE, SIZE, 3), weights=None, alpha=0.25)
+    # skips the stride-2 block's ZeroPadding2D and lands on the table's choice
+    assert _fallback_local_tensor(backbone) is backbone.get_layer(LOCAL_LAYERS["mobilenet"]).output
+
+
+def test_local_layer_table_for_mobilenet_v2():
+    cfg = ModelConfig(model="dual_path", backbone="mobilenet_v2", alpha=0.35, backbone_weights=None)
+    model = build_dual_path(cfg, image_size=SIZE)
+    local, deep = model.get_layer("backbone").outputs
+    assert local.shape[1] == 2 * deep.shape[1] == 4
+
+
+def test_attention_model():
+    x = _images(3)
+    model = build_dual_path(_cfg(), image_size=SIZE)
+    _randomize(model.get_layer("local_attention"), seed=3, scale=0.3)
+    am = attention_model(model)
+    assert am.output_names == ["scores", "attention_map"]
+    scores, attention = (np.asarray(t) for t in am(x))
+    assert attention.shape == (3, 4, 4, 1) and attention.dtype == np.float32
+    np.testing.assert_allclose(attention.sum((1, 2, 3)), 1.0, atol=1e-5)
+    np.testing.assert_allclose(scores, np.asarray(model(x)), atol=1e-6)
+    for options in ({"use_attention": False}, {"use_local_path": False}):
+        with pytest.raises(ValueError, match="local_attention"):
+            attention_model(build_dual_path(_cfg(**options), image_size=SIZE))
+
+
+def test_attention_model_after_keras_reload(tmp_path):
+    x = _images()
+    model = build_dual_path(_cfg(), image_size=SIZE)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    scores, attention = attention_model(loaded)(x)
+    np.testing.assert_allclose(scores, np.asarray(model(x)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(attention).sum((1, 2, 3)), 1.0, atol=1e-5)
+
+
+def test_local_backbone_weights_file(tmp_path):
+    source = build_backbone("mobilenet", (SIZE, SIZE, 3), weights=None, alpha=0.25)
+    path = tmp_path / "bb.weights.h5"
+    source.save_weights(str(path))
+    model = build_dual_path(ModelConfig(**{**TINY, "backbone_weights": str(path)}), image_size=SIZE)
+    loaded = model.get_layer("backbone").get_weights()
+    assert len(loaded) == len(source.get_weights())
+    for a, b in zip(source.get_weights(), loaded):
+        np.testing.assert_array_equal(a, b)
+    # the two-output backbone's own weights file loads back into a fresh one
+    path2 = tmp_path / "dual_bb.weights.h5"
+    model.get_layer("backbone").save_weights(str(path2))
+    cfg = ModelConfig(**{**TINY, "backbone_weights": str(path2)})
+    other = build_dual_path(cfg, image_size=SIZE)
+    for a, b in zip(loaded, other.get_layer("backbone").get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def _train_data():
+    rng = np.random.default_rng(1)
+    return _images(4), rng.dirichlet(np.ones(10), 4).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def shared_model():
+    return build_dual_path(_cfg(), image_size=SIZE)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_train_step_each_loss(name, shared_model):
+    # eager, so each loss costs no graph trace (the traced path is tested below)
+    x, y = _train_data()
+    model = shared_model
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=get_loss(name), run_eagerly=True)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_train_step_graph_frozen_backbone():
+    x, y = _train_data()
+    model = build_dual_path(_cfg(), image_size=SIZE)
+    backbone = model.get_layer("backbone")
+    backbone.trainable = False
+    before_backbone = [w.copy() for w in backbone.get_weights()]
+    before_head = model.get_layer("fusion").get_weights()[0].copy()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=get_loss("emd"), jit_compile=False)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    for a, b in zip(before_backbone, backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)  # frozen, BN statistics included
+    assert np.abs(model.get_layer("fusion").get_weights()[0] - before_head).max() > 0
+
+
+def _trained_looking_model():
+    """A model whose zero-initialised parts are randomised, so the export
+    comparison exercises the non-local, fusion and attention paths."""
+    model = build_dual_path(_cfg(), image_size=SIZE)
+    for name in ("non_local_0", "fusion", "local_attention"):
+        _randomize(model.get_layer(name), seed=len(name), scale=0.1)
+    return model
+
+
+def test_export_saved_model(tmp_path):
+    x = _images()
+    model = _trained_looking_model()
+    expected = np.asarray(model(x))
+    path = str(tmp_path / "saved")
+    model.export(path, format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(path)
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), expected, atol=1e-4)
+
+
+def test_export_onnx():
+    tf2onnx = pytest.importorskip("tf2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    x = _images(3)
+    model = _trained_looking_model()
+    expected = np.asarray(model(x))
+    spec = [tf.TensorSpec((None, SIZE, SIZE, 3), tf.float32, name="image")]
+    fn = tf.function(lambda image: model(image, training=False), input_signature=spec)
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=17)
+    session = ort.InferenceSession(
+        proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (out,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+    # standard ops only
+    assert all(node.domain in ("", "ai.onnx") for node in proto.graph.node)
