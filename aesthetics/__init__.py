@@ -1,0 +1,28 @@
+"""aesthetics: score how good a photo looks (Keras 3 / TensorFlow).
+
+Importing the package is light: nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aesthetics")
+    except PackageNotFoundError:  # a source checkout that is not installed
+        import re
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        try:
+            match = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.M)
+        except OSError:
+            match = None
+        return match.group(1) if match else "unknown"
+
+
+__version__ = _version()
+
+from aesthetics.errors import AestheticsError  # noqa: E402,F401

@@ -21,6 +21,7 @@ NIMA_IMAGE_SIZE = 224
 
 # Pillow's own decompression-bomb limit; ours is configurable.
 DEFAULT_MAX_PIXELS = 89_478_485
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 LABEL_FORMATS = ("ava", "idealo_json", "mos_csv", "tid2013")
 MODEL_NAMES = ("nima", "dual_path")

@@ -26,3 +26,44 @@ def run_overrides(args, pairs: dict) -> list[str]:
         w = None if args.backbone_weights.lower() == "none" else args.backbone_weights
         out.append(f"model.backbone_weights={json.dumps(w)}")
     return out + list(args.set)
+
+
+def require_path(path, what: str, kind: str = "any") -> None:
+    """InputNotFoundError unless `path` exists (as a file / folder)."""
+    from pathlib import Path
+
+    from aesthetics.errors import InputNotFoundError
+
+    p = Path(path).expanduser()
+    ok = p.is_file() if kind == "file" else p.is_dir() if kind == "dir" else p.exists()
+    if not ok:
+        noun = {"file": "file", "dir": "folder"}.get(kind, "path")
+        raise InputNotFoundError(f"{what}: {noun} not found: {path}")
+
+
+def load_run_config(args, overrides: list):
+    """Loads and validates the config (no TensorFlow) and checks the paths it
+    names; the result is kept on `args.config_obj` for `run`."""
+    from aesthetics.config import load_config
+
+    if args.config:
+        require_path(args.config, "--config", "file")
+    config = load_config(args.config, overrides)
+    weights = config.model.backbone_weights
+    if weights not in (None, "imagenet", "bundled"):
+        require_path(weights, "model.backbone_weights", "file")
+    args.config_obj = config
+    return config
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from aesthetics.cli.common import positive_int, require_path
+from aesthetics.constants import LABEL_FORMATS
 
-def register(sub):
+
+def register(sub, parents=()):
     p = sub.add_parser(
         "evaluate",
+        parents=list(parents),
         help="evaluate a model on labelled images",
         description="Print and write SRCC, PLCC, accuracy, MSE, MAE and EMD, and save a "
         "predicted-vs-true scatter plot.",
@@ -16,20 +20,32 @@ def register(sub):
     p.add_argument("--model", required=True, help="a trained model (.keras)")
     p.add_argument("--images", required=True, help="image folder")
     p.add_argument("--labels", required=True, help="label file (any supported format)")
-    p.add_argument("--label-format", default="auto")
-    p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"))
+    p.add_argument("--label-format", default="auto", choices=("auto",) + LABEL_FORMATS)
+    p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="range of a MOS label file (default: the range the model was trained with)")
     p.add_argument("--split-file", help="a run's split.json: evaluate only one part of it")
     p.add_argument("--subset", default="val", choices=("val", "train"), help="part of --split-file")
     p.add_argument("--output", default="metrics.json", help="metrics JSON (default metrics.json)")
     p.add_argument("--plot", help="scatter plot PNG (default: next to --output)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--threshold", type=float, default=5.0, help="accuracy threshold on 1..10")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check)
+
+
+def check(args) -> None:
+    from aesthetics.inference.loading import check_model_path
+
+    check_model_path(args.model)
+    require_path(args.images, "--images", "dir")
+    require_path(args.labels, "--labels", "file")
+    if args.split_file:
+        require_path(args.split_file, "--split-file", "file")
 
 
 def run(args) -> int:
-    from aesthetics.inference.evaluation import evaluate_model, scatter_plot, write_metrics
+    from aesthetics.inference.evaluation import evaluate_model, scatter_plot
     from aesthetics.inference.loading import load_model
+    from aesthetics.training.run_folder import json_safe, write_json
 
     model = load_model(args.model)
     metrics, table = evaluate_model(
@@ -37,10 +53,10 @@ def run(args) -> int:
         score_range=args.score_range, batch_size=args.batch_size, threshold=args.threshold,
         split_file=args.split_file, subset=args.subset,
     )
-    write_metrics(metrics, args.output)
+    write_json(args.output, metrics)
     plot = args.plot or str(Path(args.output).with_suffix(".png"))
     if "mse" in metrics:
         scatter_plot(table, metrics, plot, title=Path(args.model).name)
     shown = {k: v for k, v in metrics.items() if k != "skipped"}
-    print(json.dumps(shown, indent=2))
+    print(json.dumps(json_safe(shown), indent=2))
     return 0

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from aesthetics.constants import EXPORT_FORMATS, QUANTIZE_MODES
 
-def register(sub):
+
+def register(sub, parents=()):
     p = sub.add_parser(
         "export",
+        parents=list(parents),
         help="export a model for serving: SavedModel, ONNX, TFLite",
         description="Export a trained .keras model. savedmodel: a folder for TF Serving with "
         "signatures serving_default (encoded image bytes) and serving_images (float32 "
@@ -16,16 +19,25 @@ def register(sub):
         "the SavedModel folder, or FILE.json beside a file (e.g. model.onnx.json).",
     )
     p.add_argument("--model", required=True, help="the trained model (.keras)")
-    p.add_argument("--format", required=True, choices=("savedmodel", "onnx", "tflite"))
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--output", required=True, help="SavedModel folder, or the .onnx / .tflite file")
-    p.add_argument("--quantize", choices=("dynamic",),
+    p.add_argument("--quantize", choices=QUANTIZE_MODES,
                    help="tflite only: dynamic-range quantisation (int8 weights, float math)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check)
+
+
+def check(args) -> None:
+    from aesthetics.errors import ConfigError
+    from aesthetics.inference.loading import check_model_path
+
+    check_model_path(args.model)
+    if args.quantize and args.format != "tflite":
+        raise ConfigError("--quantize is only supported for --format tflite")
 
 
 def run(args) -> int:
-    from aesthetics.export.exporter import export_model
+    from aesthetics.export import export_model
     from aesthetics.inference.loading import load_model
 
     model = load_model(args.model)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 
+from aesthetics.cli.common import positive_int, require_path
+from aesthetics.constants import PREDICT_BACKENDS
+from aesthetics.errors import ConfigError
 
-def register(sub):
+
+def register(sub, parents=()):
     p = sub.add_parser(
         "predict",
+        parents=list(parents),
         help="score images (files, folders, globs)",
         description="Score images with a trained model. Files that cannot be read get an "
         "'error' entry instead of a score; the exit status is 0 when at least one image was scored.",
@@ -21,31 +26,49 @@ def register(sub):
     p.add_argument("--alpha", type=float, default=1.0, help="MobileNet width for --weights")
     p.add_argument("--legacy-preprocessing", dest="legacy", action="store_true", default=None,
                    help="idealo's preprocessing: nearest resize straight to 224, no EXIF rotation "
-                   "(default with --weights)")
+                   "(default with --weights; otherwise the model's recipe decides)")
     p.add_argument("--no-legacy-preprocessing", dest="legacy", action="store_false")
     p.add_argument("--output", help="write results to .json (list, idealo-compatible) or .csv")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
-    p.add_argument("--backend", default="auto",
-                   choices=("auto", "keras", "onnx", "savedmodel", "tflite"),
+    p.add_argument("--backend", default="auto", choices=PREDICT_BACKENDS,
                    help="runtime for --model (default auto: by extension, a folder is a "
                    "SavedModel); onnx runs in onnxruntime without importing TensorFlow")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-pixels", type=int, help="refuse images with more pixels (bomb guard)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--max-pixels", type=positive_int, help="refuse images with more pixels (bomb guard)")
     p.add_argument("--explain", metavar="OUT_DIR", help="also write OUT_DIR/<image_id>.png: the "
                    "attention (dual_path) or Grad-CAM map over the photo (.keras/--weights only)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check)
+
+
+def check(args) -> None:
+    """Model path, backend and inputs, before TensorFlow is imported."""
+    from aesthetics.data.images import find_images
+    from aesthetics.errors import InputNotFoundError
+
+    if args.weights:
+        require_path(args.weights, "--weights", "file")
+    else:
+        require_path(args.model, "--model")
+    backend = choose_backend(args)
+    if backend == "keras" and not args.weights:
+        from aesthetics.inference.loading import check_model_path
+
+        check_model_path(args.model)
+    # the ONNX (and litert) paths never need TensorFlow
+    args.needs_tensorflow = backend in ("keras", "savedmodel") or bool(args.explain)
+    args.backend_resolved = backend
+    args.image_paths = find_images(args.paths, recursive=args.recursive)
+    if not args.image_paths:
+        raise InputNotFoundError(f"no images found in {' '.join(args.paths)}")
 
 
 def run(args) -> int:
-    from aesthetics.data.images import find_images
     from aesthetics.inference.scoring import format_table, write_records
 
-    paths = find_images(args.paths, recursive=args.recursive)
-    if not paths:
-        print("aesthetics: error: no images found", file=sys.stderr)
-        return 1
-    backend = choose_backend(args)
-    model, legacy = load_keras_model(args) if backend == "keras" else (None, bool(args.legacy))
+    paths = args.image_paths
+    backend = args.backend_resolved
+    legacy = args.legacy  # None: as the model's recipe says
+    model = load_keras_model(args) if backend == "keras" else None
     explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
     if model is not None:
         from aesthetics.inference.scoring import score_files
@@ -72,7 +95,7 @@ def choose_backend(args) -> str:
     backend = getattr(args, "backend", "auto")
     if args.weights:
         if backend not in ("auto", "keras"):
-            raise ValueError("--weights (idealo HDF5) runs on the keras backend only")
+            raise ConfigError("--weights (idealo HDF5) runs on the keras backend only")
         return "keras"
     from aesthetics.inference.backends import resolve_backend
 
@@ -80,13 +103,13 @@ def choose_backend(args) -> str:
 
 
 def load_keras_model(args):
-    """(model, legacy preprocessing?) for the keras backend."""
+    """The Keras model for the keras backend (its recipe says how to feed it;
+    idealo weights get idealo's legacy preprocessing)."""
     from aesthetics.inference.loading import load_idealo_nima, load_model
 
     if args.weights:
-        model = load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
-        return model, True if args.legacy is None else args.legacy
-    return load_model(args.model), bool(args.legacy)
+        return load_idealo_nima(args.weights, backbone=args.backbone, alpha=args.alpha)
+    return load_model(args.model)
 
 
 def prepare_explain(args, backend, model, legacy):
@@ -94,7 +117,7 @@ def prepare_explain(args, backend, model, legacy):
     if not getattr(args, "explain", None):
         return None
     if model is None:
-        raise ValueError(
+        raise ConfigError(
             "--explain needs a .keras model (explanations use the Keras graph); "
             f"{args.model} would run on the {backend} backend"
         )

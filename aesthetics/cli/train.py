@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from aesthetics.cli.common import add_run_arguments, run_overrides
+from aesthetics.cli.common import add_run_arguments, load_run_config, require_path, run_overrides
 
 
-def register(sub):
+def register(sub, parents=()):
     p = sub.add_parser(
         "train",
+        parents=list(parents),
         help="train a scoring model on labelled images",
         description="Train a model (two NIMA phases) and write RUN_DIR/model.keras, "
         "metrics.json and history.csv. Re-running the same command resumes an "
@@ -26,7 +27,7 @@ def register(sub):
     p.add_argument("--batch-size", type=int, help="data.batch_size")
     p.add_argument("--seed", type=int, help="train.seed")
     add_run_arguments(p, "runs/latest", "train.lr_full=1e-4")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, check=check)
 
 
 def collect_overrides(args) -> list[str]:
@@ -42,15 +43,32 @@ def collect_overrides(args) -> list[str]:
     })
 
 
+def check(args) -> None:
+    """Config values and paths, before TensorFlow is imported."""
+    config = load_run_config(args, collect_overrides(args))
+    if not config.data.labels or not config.data.images:
+        from aesthetics.errors import InputNotFoundError
+
+        raise InputNotFoundError("both data.labels and data.images are required (--labels, --images)")
+    require_path(config.data.labels, "data.labels", "file")
+    require_path(config.data.images, "data.images", "dir")
+    if config.data.split_file:
+        require_path(config.data.split_file, "data.split_file", "file")
+    if args.init_from:
+        from aesthetics.inference.loading import check_model_path
+
+        check_model_path(args.init_from)
+
+
 def run(args) -> int:
-    from aesthetics.config import load_config
+    from aesthetics.training.run_folder import json_safe
     from aesthetics.training.supervised import train
 
-    config = load_config(args.config, collect_overrides(args))
+    config = args.config_obj
     metrics = train(
         config, args.output, init_from=args.init_from,
         resume=not args.no_resume, verbose=args.verbose,
     )
     shown = {k: metrics[k] for k in ("n", "srcc", "plcc", "accuracy", "mae", "emd", "train_seconds") if k in metrics}
-    print(json.dumps({"run_dir": args.output, **shown}, indent=2))
+    print(json.dumps(json_safe({"run_dir": args.output, **shown}), indent=2))
     return 0

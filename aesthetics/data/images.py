@@ -21,11 +21,7 @@ from threading import Lock
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-# Pillow's own bomb limit; ours is configurable (DataConfig.max_pixels).
-DEFAULT_MAX_PIXELS = 89_478_485
-IMAGE_EXTENSIONS = (
-    ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
-)
+from aesthetics.constants import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS  # noqa: F401
 
 # A truncated file must fail, not decode silently into grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False

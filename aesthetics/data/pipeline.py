@@ -70,6 +70,18 @@ class PipelineOptions:
         values.update(overrides)
         return cls(**values)
 
+    @classmethod
+    def from_recipe(cls, recipe, **overrides) -> "PipelineOptions":
+        """Evaluation options that prepare photos as a model's recipe says."""
+        values = {
+            "image_size": recipe.image_size,
+            "resize_to": recipe.resize_to,
+            "eval_resize": recipe.resize,
+            "legacy": recipe.legacy,
+        }
+        values.update(overrides)
+        return cls(**values)
+
 
 def resize_image(image, size: int):
     """Resizes an (H, W, 3) or (B, H, W, 3) image to size x size, float32.

@@ -27,31 +27,29 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from aesthetics.data.images import (
-    DEFAULT_MAX_PIXELS,
-    ImageDecodeError,
-    load_image,
-    load_image_legacy,
-)
+from aesthetics.constants import DEFAULT_MAX_PIXELS, PREDICT_BACKENDS
+from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
+from aesthetics.errors import AestheticsError, ConfigError, InputNotFoundError, ModelFileError
+from aesthetics.models.recipe import Recipe
 
-BACKENDS = ("auto", "keras", "onnx", "savedmodel", "tflite")
+BACKENDS = PREDICT_BACKENDS
 _EXTENSIONS = {".keras": "keras", ".onnx": "onnx", ".tflite": "tflite"}
 
 
 def resolve_backend(model_path, backend: str = "auto") -> str:
     """The backend for `model_path`: `backend` itself unless "auto"."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if backend != "auto":
         return backend
     path = Path(model_path)
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
             return "savedmodel"
-        raise ValueError(f"{path} is a folder without saved_model.pb; not a SavedModel")
+        raise ModelFileError(f"{path} is a folder without saved_model.pb; not a SavedModel")
     kind = _EXTENSIONS.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(
+        raise ModelFileError(
             f"cannot tell the backend of {path} from its extension; expected .keras, .onnx, "
             f".tflite or a SavedModel folder (or pass --backend)"
         )
@@ -89,11 +87,16 @@ def resize_like_pipeline(image: np.ndarray, size: int) -> np.ndarray:
     return np.rint(np.clip(out, 0.0, 255.0)).astype(np.float32)
 
 
-def load_for_model(path, size: int, legacy: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode (Pillow, EXIF rotation, alpha on white) and resize one file."""
-    if legacy:
+def load_for_model(path, recipe: Recipe, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode (Pillow, EXIF rotation, alpha on white) and prepare one file as
+    `recipe` says (resize, or resize and centre crop), like the pipeline."""
+    size = recipe.image_size
+    if recipe.legacy:
         return load_image_legacy(path, size).astype(np.float32)
-    return resize_like_pipeline(load_image(path, max_pixels=max_pixels), size)
+    side = recipe.input_side
+    image = resize_like_pipeline(load_image(path, max_pixels=max_pixels), side)
+    off = (side - size) // 2
+    return image[off : off + size, off : off + size]
 
 
 def _loaded_in_order(paths, loader, workers: int, window: int):
@@ -124,18 +127,23 @@ def score_files_numpy(
     scorer,
     paths: Sequence[str],
     batch_size: int = 32,
-    legacy: bool = False,
+    legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     workers: Optional[int] = None,
 ) -> list[dict]:
-    """Scores files with `scorer` (float32 [B, S, S, 3] -> [B, bins] or [B, 1])
-    without TensorFlow; same records as `aesthetics.inference.scoring.score_files`."""
+    """Scores files with `scorer` (float32 [B, S, S, 3] -> [B, bins] or [B, 1];
+    `scorer.recipe` says how to prepare them) without TensorFlow; same records
+    as `aesthetics.inference.scoring.score_files`."""
+    import dataclasses
+
     from aesthetics.inference.scoring import records_from_outputs
 
-    size = scorer.image_size
+    recipe = scorer.recipe
+    if legacy is not None:
+        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     workers = workers or min(8, os.cpu_count() or 1)
-    loader = lambda p: load_for_model(p, size, legacy=legacy, max_pixels=max_pixels)  # noqa: E731
+    loader = lambda p: load_for_model(p, recipe, max_pixels=max_pixels)  # noqa: E731
     outputs, failures = {}, {}
     batch, index = [], []
 
@@ -159,13 +167,23 @@ def score_files_numpy(
     return records_from_outputs(paths, outputs, failures)
 
 
-def _metadata_size(model_path) -> Optional[int]:
-    from aesthetics.export.exporter import read_metadata
+def _recipe(model_path, side, embedded: Optional[str] = None) -> Recipe:
+    """The artefact's recipe from its metadata file (or, for ONNX, the copy
+    embedded in the file), validated; without either, a whole-photo resize
+    to the input's static side."""
+    import json
+
+    from aesthetics.export.metadata import read_metadata, recipe_from_metadata
 
     meta = read_metadata(model_path)
-    if meta:
-        return int(meta["input"]["image_size"])
-    return None
+    if meta is None and embedded:
+        try:
+            meta = json.loads(embedded)
+        except ValueError:
+            meta = None
+    if meta is None and not isinstance(side, int):
+        raise ModelFileError(f"{model_path}: input has no fixed image size and there is no metadata file")
+    return recipe_from_metadata(meta, model_path, side if isinstance(side, int) else None)
 
 
 def _pick_output(names) -> str:
@@ -182,7 +200,7 @@ class OnnxScorer:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise RuntimeError(
+            raise AestheticsError(
                 "the onnx backend needs onnxruntime: pip install 'aesthetics[onnx]' "
                 "(or just onnxruntime)"
             ) from None
@@ -190,12 +208,17 @@ class OnnxScorer:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            str(path), options, providers=providers or ["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=providers or ["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {e})") from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
-        self.image_size = _metadata_size(path) or _static_side(inp.shape, path)
+        embedded = self.session.get_modelmeta().custom_metadata_map.get("aesthetics")
+        self.recipe = _recipe(path, _side(inp.shape), embedded)
+        self.image_size = self.recipe.image_size
         self.output_name = _pick_output([o.name for o in self.session.get_outputs()])
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -203,11 +226,10 @@ class OnnxScorer:
         return out.reshape(len(images), -1)
 
 
-def _static_side(shape, path) -> int:
+def _side(shape):
+    """The static height of an NHWC input shape, or None."""
     side = shape[1] if len(shape) == 4 else None
-    if not isinstance(side, int):
-        raise ValueError(f"{path}: input shape {shape} has no fixed image size and no metadata file")
-    return side
+    return side if isinstance(side, int) and side > 0 else None
 
 
 def _tflite_interpreter(path, threads: Optional[int]):
@@ -226,16 +248,20 @@ class TFLiteScorer:
     """An exported `.tflite` model (signature serving_default)."""
 
     def __init__(self, path, threads: Optional[int] = None):
-        self.interpreter = _tflite_interpreter(path, threads)
+        try:
+            self.interpreter = _tflite_interpreter(path, threads)
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(f"{path}: not a loadable TFLite model ({e})") from None
         signatures = self.interpreter.get_signature_list()
         key = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
         if key is None:
-            raise ValueError(f"{path}: TFLite model has no signature; export it with `aesthetics export`")
+            raise ModelFileError(f"{path}: TFLite model has no signature; export it with `aesthetics export`")
         self.runner = self.interpreter.get_signature_runner(key)
         self.input_name = signatures[key]["inputs"][0]
         self.output_name = _pick_output(signatures[key]["outputs"])
         shape = self.runner.get_input_details()[self.input_name]["shape_signature"]
-        self.image_size = _metadata_size(path) or _static_side([int(s) for s in shape], path)
+        self.recipe = _recipe(path, _side([int(s) for s in shape]))
+        self.image_size = self.recipe.image_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.runner(**{self.input_name: images.astype(np.float32)})[self.output_name]
@@ -250,16 +276,20 @@ class SavedModelScorer:
         import tensorflow as tf
 
         self._tf = tf
-        loaded = tf.saved_model.load(str(path))
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except (OSError, ValueError, tf.errors.OpError) as e:
+            raise ModelFileError(f"{path}: not a loadable SavedModel ({e})") from None
         if "serving_images" not in loaded.signatures:
-            raise ValueError(
+            raise ModelFileError(
                 f"{path}: no 'serving_images' signature (has {sorted(loaded.signatures)}); "
                 f"export it with `aesthetics export --format savedmodel`"
             )
         self._loaded = loaded  # keeps the variables alive
         self.fn = loaded.signatures["serving_images"]
         spec = next(iter(self.fn.structured_input_signature[1].values()))
-        self.image_size = int(spec.shape[1])
+        self.recipe = _recipe(path, _side(list(spec.shape)))
+        self.image_size = self.recipe.image_size
         self.input_shape = (None, self.image_size, self.image_size, 3)
 
     def predict_on_batch(self, images):
@@ -287,16 +317,17 @@ def score_with_exported(
     model_path,
     paths: Sequence[str],
     batch_size: int = 32,
-    legacy: bool = False,
+    legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
 ) -> list[dict]:
     """Scores files with an exported model (onnx, tflite or savedmodel)."""
     path = Path(model_path)
     if not path.exists():
-        raise FileNotFoundError(f"model not found: {path}")
+        raise InputNotFoundError(f"model not found: {path}")
     scorer = load_scorer(backend, path)
     if backend == "savedmodel":
         from aesthetics.inference.scoring import score_files
 
-        return score_files(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels)
+        return score_files(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels,
+                           recipe=scorer.recipe)
     return score_files_numpy(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels)

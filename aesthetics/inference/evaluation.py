@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aesthetics.errors import DataError, InputNotFoundError
+
 import json
 import logging
 from pathlib import Path
@@ -12,12 +14,14 @@ log = logging.getLogger("aesthetics")
 
 
 def evaluate_model(model, labels, images, label_format="auto", score_range=None,
-                   batch_size=32, threshold=5.0, eval_resize="resize",
-                   split_file=None, subset="val"):
+                   batch_size=32, threshold=5.0, split_file=None, subset="val"):
     """Scores every labelled image that exists and compares with the labels.
 
-    With `split_file` (a run's split.json), only the ids of `subset`
-    ("train" or "val") are evaluated.
+    Photos are prepared as the model's recipe says (as its training
+    validated); a MOS label file without `score_range` uses the range the
+    model was trained with (its recipe's `score_range`). With `split_file`
+    (a run's split.json), only the ids of `subset` ("train" or "val") are
+    evaluated.
 
     Returns (metrics dict, table with `pred_mean` column for the scored rows).
     """
@@ -25,24 +29,28 @@ def evaluate_model(model, labels, images, label_format="auto", score_range=None,
     from aesthetics.metrics.scores import distribution_mean, evaluate_distributions
     from aesthetics.inference.scoring import score_files
 
+    from aesthetics.models.scorer import recipe_of
+
+    if score_range is None and recipe_of(model).score_range is not None:
+        score_range = list(recipe_of(model).score_range)
     table = read_labels(labels, fmt=label_format, score_range=score_range)
     if split_file:
         train_ids, val_ids = load_split(split_file)
         keep = set(val_ids if subset == "val" else train_ids)
         table = table[table["image_id"].isin(keep)].reset_index(drop=True)
         if len(table) == 0:
-            raise ValueError(f"no labelled image is in the {subset!r} part of {split_file}")
+            raise DataError(f"no labelled image is in the {subset!r} part of {split_file}")
     found, missing = resolve_images(table, images)
     if len(missing):
         log.warning("%d labelled images are missing under %s (first: %s)", len(missing), images,
                     ", ".join(missing["path"].head(5)))
     if len(found) == 0:
-        raise FileNotFoundError(f"none of the {len(table)} labelled images exist under {images}")
-    records = score_files(model, list(found["filepath"]), batch_size=batch_size, eval_resize=eval_resize)
+        raise InputNotFoundError(f"none of the {len(table)} labelled images exist under {images}")
+    records = score_files(model, list(found["filepath"]), batch_size=batch_size)
     ok = np.array(["error" not in r for r in records])
     skipped = {r["path"]: r["error"] for r in records if "error" in r}
     if not ok.any():
-        raise RuntimeError("no labelled image could be scored")
+        raise DataError("no labelled image could be scored")
     scored = found[ok].reset_index(drop=True)
     true = np.stack(scored["distribution"].to_numpy())
     recs = [r for r in records if "error" not in r]

@@ -27,6 +27,10 @@ colormap) and alpha-blends it; `explain_records` does that for the records of
 
 from __future__ import annotations
 
+from aesthetics.errors import ConfigError, ModelFileError
+
+import dataclasses
+
 import logging
 from pathlib import Path
 from typing import Optional
@@ -53,11 +57,11 @@ def has_attention(model) -> bool:
 def resolve_method(model, method: str = "auto") -> str:
     """The method for `model`: "attention" or "gradcam" (ValueError if impossible)."""
     if method not in METHODS:
-        raise ValueError(f"unknown explanation method {method!r}; choose one of {METHODS}")
+        raise ConfigError(f"unknown explanation method {method!r}; choose one of {METHODS}")
     if method == "auto":
         return "attention" if has_attention(model) else "gradcam"
     if method == "attention" and not has_attention(model):
-        raise ValueError("the model has no attention map (not a dual_path model with use_attention)")
+        raise ModelFileError("the model has no attention map (not a dual_path model with use_attention)")
     return method
 
 
@@ -110,7 +114,7 @@ class _Explainer:
                 target = tf.reduce_sum(scores * bins, axis=-1)
         grads = tape.gradient(target, features)  # per image: images are independent
         if grads is None:
-            raise ValueError("the score does not depend on the backbone's last feature map")
+            raise ModelFileError("the score does not depend on the backbone's last feature map")
         features = tf.cast(features, tf.float32)
         weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
@@ -123,12 +127,12 @@ def _backbone_output(model):
     try:
         backbone = model.get_layer("backbone")
     except ValueError:
-        raise ValueError("Grad-CAM needs a model with a sub-model named 'backbone'") from None
+        raise ModelFileError("Grad-CAM needs a model with a sub-model named 'backbone'") from None
     for node in backbone._inbound_nodes:
         outputs = node.output_tensors
         if outputs and _in_graph(model, outputs[-1]):
             return outputs[-1]
-    raise ValueError("could not find the backbone's output in the model graph")
+    raise ModelFileError("could not find the backbone's output in the model graph")
 
 
 def _in_graph(model, tensor) -> bool:
@@ -192,16 +196,32 @@ def _shrink(photo: np.ndarray, max_side: Optional[int]) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
 
 
-def _model_input(photo: np.ndarray, path, size: int, legacy: bool, max_pixels) -> np.ndarray:
-    """The image as `score_files` feeds it: the whole photo squashed to size x size."""
-    if legacy:
+def _model_input(photo: np.ndarray, path, recipe) -> np.ndarray:
+    """The image as `score_files` feeds it, per the model's recipe."""
+    size = recipe.image_size
+    if recipe.legacy:
         from aesthetics.data.images import load_image_legacy
 
         return load_image_legacy(path, size).astype(np.float32)
     from aesthetics.data.pipeline import resize_image
 
+    side = recipe.input_side
     # the pipeline resizes the decoded uint8 image and rounds back to uint8
-    return np.rint(np.asarray(resize_image(photo, size))).astype(np.float32)
+    image = np.rint(np.asarray(resize_image(photo, side))).astype(np.float32)
+    off = (side - size) // 2
+    return image[off : off + size, off : off + size]
+
+
+def _seen_region(photo: np.ndarray, recipe) -> np.ndarray:
+    """The part of the photo the model sees (its centre for centre-crop
+    recipes), so the map is drawn over the pixels it explains."""
+    if recipe.legacy or recipe.resize != "center_crop":
+        return photo
+    h, w = photo.shape[:2]
+    frac = recipe.image_size / recipe.resize_to
+    ch, cw = max(1, round(h * frac)), max(1, round(w * frac))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return photo[top : top + ch, left : left + cw]
 
 
 def _unique_name(image_id: str, used: set) -> str:
@@ -219,7 +239,7 @@ def explain_records(
     out_dir,
     method: str = "auto",
     batch_size: int = 16,
-    legacy: bool = False,
+    legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     max_side: Optional[int] = 1024,
     alpha: float = 0.45,
@@ -234,12 +254,14 @@ def explain_records(
     from PIL import Image
 
     from aesthetics.data.images import DEFAULT_MAX_PIXELS, ImageDecodeError, load_image
-    from aesthetics.inference.scoring import model_image_size
+    from aesthetics.models.scorer import recipe_of
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     explainer = _Explainer(model, method)
-    size = model_image_size(model)
+    recipe = recipe_of(model)
+    if legacy is not None:
+        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
     used: set = set()
     pending: list = []  # (record, photo for drawing, model input)
     written = 0
@@ -262,12 +284,12 @@ def explain_records(
         try:
             # legacy preprocessing ignores EXIF rotation; draw on the same geometry
             photo = load_image(rec["path"], max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                               exif_transpose=not legacy)
+                               exif_transpose=not recipe.legacy)
         except ImageDecodeError as e:
             log.warning("no explanation for %s: %s", rec["path"], e)
             continue
-        model_input = _model_input(photo, rec["path"], size, legacy, max_pixels)
-        pending.append((rec, _shrink(photo, max_side), model_input))
+        model_input = _model_input(photo, rec["path"], recipe)
+        pending.append((rec, _shrink(_seen_region(photo, recipe), max_side), model_input))
         if len(pending) >= batch_size:
             flush()
     flush()

@@ -48,34 +48,33 @@ def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
     return records
 
 
-def model_image_size(model) -> int:
-    shape = model.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    if shape[1] is None:
-        raise ValueError("the model has no fixed input size; pass --image-size")
-    return int(shape[1])
-
-
 def score_files(
     model,
     paths: Sequence[str],
     batch_size: int = 32,
-    legacy: bool = False,
-    eval_resize: str = "resize",
+    legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
+    recipe=None,
 ) -> list[dict]:
-    """Scores image files with a Keras model; bad files become error records."""
-    from aesthetics.data.images import DEFAULT_MAX_PIXELS, DecodeReport
-    from aesthetics.data.pipeline import PipelineOptions, make_eval_dataset
+    """Scores image files with a Keras model; bad files become error records.
 
-    size = model_image_size(model)
-    options = PipelineOptions(
-        image_size=size,
-        resize_to=int(round(size * 256 / 224)),
-        eval_resize=eval_resize,
+    The photos are prepared as the model's recipe says (`recipe_of(model)`:
+    input size, resize or centre crop), i.e. as its training validated.
+    `legacy` (idealo's nearest resize) overrides the recipe's flag when given.
+    """
+    import dataclasses
+
+    from aesthetics.constants import DEFAULT_MAX_PIXELS
+    from aesthetics.data.images import DecodeReport
+    from aesthetics.data.pipeline import PipelineOptions, make_eval_dataset
+    from aesthetics.models.scorer import recipe_of
+
+    recipe = recipe or recipe_of(model)
+    if legacy is not None:
+        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
+    options = PipelineOptions.from_recipe(
+        recipe,
         cache=False,  # a folder of photos is read once; caching only costs memory
-        legacy=legacy,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
     )
     report = DecodeReport()

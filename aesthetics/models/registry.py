@@ -1,8 +1,13 @@
-"""Model builders by name: `"model": "nima"` in a config picks `build_nima`."""
+"""Model builders by name: `"model": "nima"` in a config picks `build_nima`.
+
+A builder returns the bare functional graph; `build_model` wraps it in an
+`AestheticsModel`, which carries the recipe and is what gets trained, saved
+and served.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import keras
 
@@ -19,12 +24,32 @@ def register_model(name: str):
     return wrap
 
 
-def build_model(config, image_size: int = 224) -> keras.Model:
-    """Builds the model a `ModelConfig` names."""
-    import aesthetics.models  # noqa: F401  (registers every builder)
+def build_graph(config, image_size: int = 224) -> keras.Model:
+    """The plain functional graph of the builder a `ModelConfig` names."""
+    import aesthetics.models.dual_path  # noqa: F401  (registers the builders)
+    import aesthetics.models.nima  # noqa: F401
+    from aesthetics.errors import ConfigError
 
     if config.model not in MODEL_BUILDERS:
-        raise ValueError(
-            f"unknown model {config.model!r}; registered: {sorted(MODEL_BUILDERS)}"
+        raise ConfigError(
+            f"model.model: unknown model {config.model!r}; registered: {sorted(MODEL_BUILDERS)}"
         )
     return MODEL_BUILDERS[config.model](config, image_size=image_size)
+
+
+def build_model(config, image_size: Optional[int] = None, recipe=None, info=None, head="distribution"):
+    """Builds the `AestheticsModel` a `ModelConfig` names, carrying `recipe`
+    (default: whole-photo resize to `image_size`, 224 if not given)."""
+    from aesthetics.models.recipe import Recipe
+    from aesthetics.models.scorer import AestheticsModel
+
+    if recipe is None:
+        recipe = Recipe(
+            image_size=int(image_size or 224),
+            resize_to=max(256, int(image_size or 224)),
+            num_bins=int(config.num_bins),
+            output="score" if head == "ranking" else "distribution",
+        )
+    elif image_size is not None and int(image_size) != recipe.image_size:
+        raise ValueError(f"image_size {image_size} differs from the recipe's {recipe.image_size}")
+    return AestheticsModel(config, recipe, head=head, info=info)

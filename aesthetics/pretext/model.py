@@ -38,10 +38,12 @@ from aesthetics.pretext.degrade import DEGRADATION_NAMES
 from aesthetics.layers.preprocess import BackbonePreprocess
 from aesthetics.models.backbones import backbone_preprocess_mode
 from aesthetics.models.nima import image_input
-from aesthetics.models.registry import build_model
+from aesthetics.models.registry import build_graph, build_model
+from aesthetics.models.recipe import Recipe
+from aesthetics.precision import dtype_policy_scope
+from aesthetics.training.weights import copy_weights_by_name, freeze_batchnorm
 
 SKIP_STRIDES = (16, 8, 4, 2)
-HEAD_OUTPUTS = ("score", "kind", "level", "restored")
 
 
 def enabled_heads(p: PretrainConfig) -> tuple:
@@ -67,7 +69,7 @@ def base_feature_extractor(model_config: ModelConfig, image_size: int) -> keras.
     loaded. Re-wrapped as a fresh functional model over the same layers so it
     can be used in another model without the builder's head.
     """
-    full = build_model(model_config, image_size=image_size)
+    full = build_graph(model_config, image_size=image_size)
     try:
         backbone = full.get_layer("backbone")
     except ValueError:
@@ -122,16 +124,6 @@ def _check_size(image_size: int):
         raise ValueError(f"pretrain.crop_size must be a multiple of 32 (>= 32), got {image_size}")
 
 
-def freeze_batchnorm(backbone: keras.Model) -> int:
-    """Puts the backbone's BatchNorm layers in inference mode (not trained)."""
-    n = 0
-    for layer in backbone._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-            n += 1
-    return n
-
-
 def build_pretext_model(model_config: ModelConfig, p: PretrainConfig) -> keras.Model:
     """The multi-head pretext model for crops of side `p.crop_size`.
 
@@ -184,7 +176,14 @@ def build_pretext_model(model_config: ModelConfig, p: PretrainConfig) -> keras.M
     return keras.Model(inputs, outputs, name="pretext")
 
 
-def build_scoring_model(model_config: ModelConfig, image_size: int) -> keras.Model:
+def build_scoring_model(model_config: ModelConfig, image_size: int, info=None) -> keras.Model:
+    """The recipe-carrying `AestheticsModel` (head "ranking") around
+    `build_scoring_graph`: image -> (B, 1) quality score."""
+    recipe = Recipe(image_size=int(image_size), resize_to=max(256, int(image_size)), output="score")
+    return build_model(model_config, recipe=recipe, head="ranking", info=info)
+
+
+def build_scoring_graph(model_config: ModelConfig, image_size: int) -> keras.Model:
     """image -> preprocess -> "backbone" -> pool -> "rank_score" (B, 1) float32.
 
     The backbone is the downstream builder's (see `base_feature_extractor`),
@@ -203,37 +202,15 @@ def build_scoring_model(model_config: ModelConfig, image_size: int) -> keras.Mod
     return keras.Model(inputs, score, name="pretext_scorer")
 
 
-def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
-    """Copies every weighted layer of `target` from the same-named layer of
-    `source` (nested models flattened). Returns the number of tensors copied;
-    raises ValueError on a missing layer or a shape mismatch."""
-    src = {l.name: l for l in source._flatten_layers(include_self=False)}
-    n = 0
-    for layer in target._flatten_layers(include_self=False):
-        if not layer.weights or isinstance(layer, keras.Model):
-            continue
-        if layer.name not in src:
-            raise ValueError(f"layer {layer.name!r} is missing from the source model")
-        values = src[layer.name].get_weights()
-        if [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
-            raise ValueError(f"layer {layer.name!r}: weight shapes differ")
-        layer.set_weights(values)
-        n += len(values)
-    return n
-
-
 def scoring_model_from_pretext(pretext: keras.Model, model_config: ModelConfig) -> keras.Model:
     """The single-output scoring model carrying `pretext`'s backbone and
     ranking head (a fresh float32 model; weights copied by layer name)."""
     image_size = int(pretext.input_shape[1])
-    old_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
+    with dtype_policy_scope("float32"):
         scorer = build_scoring_model(
-            dataclasses.replace(model_config, backbone_weights=None), image_size
+            dataclasses.replace(model_config, backbone_weights=None), image_size,
+            info={"trained_by": "aesthetics pretrain (self-supervised ranking head)"},
         )
-    finally:
-        keras.config.set_dtype_policy(old_policy)
     copy_weights_by_name(pretext.get_layer("backbone"), scorer.get_layer("backbone"))
     try:
         head = pretext.get_layer("rank_score")

@@ -46,7 +46,13 @@ from aesthetics.pretext.losses import (
     PairwiseRankAccuracy,
     ReconstructionLoss,
 )
-from aesthetics.training.supervised import read_state, save_last_checkpoint, write_state
+from aesthetics.errors import InputNotFoundError
+from aesthetics.precision import dtype_policy_scope
+from aesthetics.training.callbacks import EpochState, EpochTimer
+from aesthetics.training.optim import make_optimizer
+from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
+
+OUTPUTS = ("metrics.json", "model.keras", "pretext.keras")
 
 log = logging.getLogger("aesthetics")
 
@@ -81,16 +87,9 @@ def pretext_losses(p, group_size: int, heads) -> tuple[dict, dict, dict]:
 def compile_pretext(model, p, group_size: int) -> None:
     heads = tuple(model.output.keys()) if isinstance(model.output, dict) else enabled_heads(p)
     losses, weights, metrics = pretext_losses(p, group_size, heads)
-    total_steps = p.steps_per_epoch * p.epochs
-    lr = p.lr
-    if p.lr_schedule == "cosine" and total_steps > 0:
-        lr = keras.optimizers.schedules.CosineDecay(p.lr, decay_steps=total_steps, alpha=0.05)
-    elif p.lr_schedule != "constant":
-        raise ValueError(f"unknown pretrain.lr_schedule {p.lr_schedule!r} (constant, cosine)")
-    optimizer = (
-        keras.optimizers.AdamW(lr, weight_decay=p.weight_decay)
-        if p.weight_decay
-        else keras.optimizers.Adam(lr)
+    optimizer = make_optimizer(
+        "adam", p.lr, p.lr_schedule, p.steps_per_epoch * p.epochs, p.weight_decay,
+        alpha=0.05, key="pretrain",
     )
     model.compile(
         optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics,
@@ -98,40 +97,14 @@ def compile_pretext(model, p, group_size: int) -> None:
     )
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Adds `seconds` (wall time of the epoch) to the logs; list it before
-    CSVLogger so history.csv gets it."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t0 = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["seconds"] = round(time.time() - self._t0, 2)
-
-
-class PretrainState(keras.callbacks.Callback):
-    """Writes checkpoints/last.keras (atomically) + state.json at each epoch end."""
-
-    def __init__(self, run_dir: Path):
-        super().__init__()
-        self.run_dir = run_dir
-
-    def on_epoch_end(self, epoch, logs=None):
-        save_last_checkpoint(self.model, self.run_dir)
-        state = read_state(self.run_dir)
-        state.update({"epochs_done": int(epoch + 1), "last_logs": _jsonable(logs)})
-        write_state(self.run_dir, state)
-
-
-def _jsonable(logs) -> dict:
+def _last_logs(epoch, logs) -> dict:
     out = {}
     for k, v in (logs or {}).items():
         try:
             out[k] = float(v)
         except (TypeError, ValueError):
             pass
-    return out
+    return {"last_logs": out}
 
 
 def load_pretext_photos(config: Config, images=None):
@@ -139,10 +112,10 @@ def load_pretext_photos(config: Config, images=None):
     p = config.pretrain
     source = images or p.images
     if not source:
-        raise ValueError("no photos: pass --images DIR (or set pretrain.images)")
+        raise InputNotFoundError("no photos: pass --images DIR (or set pretrain.images)")
     paths = find_images([source], recursive=True)
     if not paths:
-        raise FileNotFoundError(f"no images found under {source}")
+        raise InputNotFoundError(f"no images found under {source}")
     report = DecodeReport()
     bank = load_photo_bank(
         paths, p.working_size, p.crop_size, max_pixels=p.max_pixels, report=report
@@ -167,36 +140,35 @@ def pretrain(
     """Runs pretext pretraining per `config` into `run_dir` (resuming from its
     last checkpoint if there is one and `resume`). Returns the summary that is
     also written to metrics.json."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    p = config.pretrain
     if images:
         config.pretrain.images = str(images)
-    keras.utils.set_random_seed(p.seed)
-    if p.mixed_precision:
-        keras.config.set_dtype_policy(p.mixed_precision)
+    with dtype_policy_scope(config.pretrain.mixed_precision):
+        return _pretrain(config, Path(run_dir), images, resume, verbose, callbacks)
 
-    last_ckpt = run_dir / "checkpoints" / "last.keras"
-    if not resume:
-        for stale in ("state.json", "history.csv", "metrics.json"):
-            (run_dir / stale).unlink(missing_ok=True)
-        last_ckpt.unlink(missing_ok=True)
-    state = read_state(run_dir)
-    resuming = bool(state) and last_ckpt.exists()
-    finished = [run_dir / n for n in ("metrics.json", "model.keras", "pretext.keras")]
-    if state.get("finished") and all(f.exists() for f in finished):
-        # (checkpoints/last.keras may have been deleted to save space)
-        log.info("pretraining run in %s already finished; nothing to resume", run_dir)
-        return json.loads((run_dir / "metrics.json").read_text())
+
+def _pretrain(config, run_dir, images, resume, verbose, callbacks) -> dict:
+    p = config.pretrain
+    run = RunFolder(run_dir, sections=("model", "pretrain"), outputs=OUTPUTS)
+    state = run.prepare(config, resume)
+    if state.get("finished"):
+        if all(run.file(n).exists() for n in OUTPUTS):
+            # (checkpoints/last.keras may have been deleted to save space)
+            log.info("pretraining run in %s already finished with this config; nothing to do", run_dir)
+            return json.loads(run.file("metrics.json").read_text())
+        run.start_over()  # finished, but its outputs are gone: train again
+        state = {}
+    resuming = bool(state) and not state.get("finished")
+    keras.utils.set_random_seed(p.seed)
 
     options = PretextOptions.from_config(p)
     bank = load_pretext_photos(config, images)
-    config.to_json(run_dir / "config.json")
+    run.start(config)
 
     if resuming:
-        model = keras.saving.load_model(last_ckpt)
+        model = keras.saving.load_model(run.last_checkpoint)
         done = int(state.get("epochs_done", 0))
-        log.info("resuming pretraining from %s (%d epochs done)", last_ckpt, done)
+        run.trim_history(done)
+        log.info("resuming pretraining from %s (%d epochs done)", run.last_checkpoint, done)
     else:
         model = build_pretext_model(config.model, p)
         compile_pretext(model, p, options.levels_per_group)
@@ -220,8 +192,8 @@ def pretrain(
             steps_per_epoch=p.steps_per_epoch,
             callbacks=[
                 EpochTimer(),
-                keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-                PretrainState(run_dir),
+                keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+                EpochState(run, extra=_last_logs, monitor="loss"),
                 *callbacks,
             ],
             verbose=verbose,
@@ -229,10 +201,10 @@ def pretrain(
         )
     seconds = time.time() - t0
 
-    model.save(run_dir / "pretext.keras")
+    save_model_atomic(model, run.file("pretext.keras"))
     scorer = scoring_model_from_pretext(model, config.model)
-    scorer.save(run_dir / "model.keras")
-    state = read_state(run_dir)
+    save_model_atomic(scorer, run.file("model.keras"))
+    state = run.read_state()
     summary = {
         "run_dir": str(run_dir),
         "heads": list(heads),
@@ -245,7 +217,6 @@ def pretrain(
         "train_seconds": round(seconds, 1),
         "last_epoch": state.get("last_logs", {}),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    state["finished"] = True
-    write_state(run_dir, state)
+    write_json(run.file("metrics.json"), summary)
+    run.update_state(finished=True)
     return summary

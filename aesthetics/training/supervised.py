@@ -5,7 +5,8 @@ Two phases, as NIMA: (1) the backbone frozen, only the head learns at
 the validation loss. A run folder holds everything needed to resume:
 
     RUN_DIR/
-      config.json            the resolved config of the run
+      config.json            the resolved config of the run (a resume with a
+                             different config is refused)
       split.json             the train/val image ids (reused on resume)
       checkpoints/last.keras model + optimizer after the last finished epoch
       state.json             phase, epochs done, best val loss (for resume)
@@ -18,7 +19,6 @@ the validation loss. A run folder holds everything needed to resume:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from aesthetics.config import Config
+from aesthetics.errors import DataError, InputNotFoundError
 from aesthetics.data.images import DecodeReport
 from aesthetics.data.labels import (
     load_split,
@@ -43,14 +44,23 @@ from aesthetics.data.pipeline import (
     make_eval_dataset,
     make_training_dataset,
 )
-from aesthetics.losses.distribution import get_loss
+from aesthetics.losses import get_loss
 from aesthetics.metrics.scores import EMDMetric, MeanScoreAccuracy, MeanScoreMAE, evaluate_distributions
-from aesthetics.models import build_model
+from aesthetics.models import Recipe, build_model
+from aesthetics.precision import dtype_policy_scope
+from aesthetics.training.callbacks import (
+    BestModel,
+    EpochState,
+    ReportSkippedFiles,
+    ValidationMetrics,
+    predict_with_targets,
+)
+from aesthetics.training.optim import make_optimizer
+from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
+from aesthetics.training.weights import transfer_backbone_weights, unfreeze_backbone
 
 log = logging.getLogger("aesthetics")
-# Decoding failures are filtered out, so the dataset's length is unknown
-# until the first epoch ends; Keras warns about that once. Expected here.
-warnings.filterwarnings("ignore", message=".*ran out of data.*")
+OUTPUTS = ("best.keras", "model.keras", "metrics.json", "split.json")
 
 
 @dataclass
@@ -69,7 +79,7 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
     """
     data = config.data
     if not data.labels or not data.images:
-        raise ValueError("both data.labels and data.images are required (--labels, --images)")
+        raise InputNotFoundError("both data.labels and data.images are required (--labels, --images)")
     table = read_labels(data.labels, fmt=data.label_format, score_range=data.score_range)
     found, missing = resolve_images(table, data.images)
     if len(missing):
@@ -79,7 +89,7 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
             len(missing), len(table), data.images, first, len(found),
         )
     if len(found) == 0:
-        raise FileNotFoundError(f"none of the {len(table)} labelled images exist under {data.images}")
+        raise InputNotFoundError(f"none of the {len(table)} labelled images exist under {data.images}")
 
     split_path = Path(data.split_file) if data.split_file else None
     if split_path is None and run_dir is not None and (run_dir / "split.json").exists():
@@ -94,7 +104,7 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
             group_pattern=data.group_pattern,
         )
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"empty split: {len(train)} train / {len(val)} val images")
+        raise DataError(f"empty split: {len(train)} train / {len(val)} val images")
     return LabeledData(train.reset_index(drop=True), val.reset_index(drop=True), missing)
 
 
@@ -102,167 +112,24 @@ def stack_targets(table) -> np.ndarray:
     return np.stack(table["distribution"].to_numpy()).astype(np.float32)
 
 
-class ValidationMetrics(keras.callbacks.Callback):
-    """Computes val loss, SRCC and PLCC from one prediction pass per epoch.
-
-    Replaces Keras' own validation pass (which would forward the validation
-    set a second time just to get the loss) and adds the rank metrics that
-    matter for quality assessment. Must come first in the callback list so
-    checkpointing and early stopping see `val_loss`.
-    """
-
-    def __init__(self, val_ds, loss_fn, threshold: float = 5.0):
-        super().__init__()
-        self.val_ds = val_ds
-        self.loss_fn = loss_fn
-        self.threshold = threshold
-        self.last: dict = {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        y_true, y_pred = predict_with_targets(self.model, self.val_ds)
-        metrics = evaluate_distributions(y_true, y_pred, self.threshold)
-        loss = float(np.mean(keras.ops.convert_to_numpy(self.loss_fn.call(y_true, y_pred))))
-        shown = {k: v for k, v in metrics.items() if k not in ("n", "accuracy_threshold")}
-        self.last = {"val_loss": loss, **{f"val_{k}": v for k, v in shown.items()}}
-        if logs is not None:
-            logs.update(self.last)
-
-
-def predict_with_targets(model, ds):
-    trues, preds = [], []
-    for images, targets in ds:
-        preds.append(np.asarray(model.predict_on_batch(images), np.float32))  # compiled, not eager
-        trues.append(np.asarray(targets, np.float32))
-    return np.concatenate(trues), np.concatenate(preds)
-
-
-class ReportSkippedFiles(keras.callbacks.Callback):
-    """Logs unreadable files as soon as an epoch meets them (path + reason),
-    so a long run shows them early instead of only in metrics.json."""
-
-    def __init__(self, report: DecodeReport):
-        super().__init__()
-        self.report = report
-        self.seen: set = set()
-
-    def on_epoch_end(self, epoch, logs=None):
-        new = {p: r for p, r in self.report.failures.items() if p not in self.seen}
-        for path, reason in sorted(new.items()):
-            log.warning("skipped unreadable image %s: %s", path, reason)
-        self.seen.update(new)
-
-
-class RunState(keras.callbacks.Callback):
-    """Writes last.keras + state.json at each epoch end (after checkpointing)."""
-
-    def __init__(self, run_dir: Path, phase: int):
-        super().__init__()
-        self.run_dir = run_dir
-        self.phase = phase
-
-    def on_epoch_end(self, epoch, logs=None):
-        state = read_state(self.run_dir)
-        val_loss = (logs or {}).get("val_loss")
-        best = state.get("best_val_loss")
-        if val_loss is not None and (best is None or val_loss < best):
-            state["best_val_loss"] = float(val_loss)
-            state["best_epoch"] = int(epoch + 1)
-        state.update({"phase": self.phase, "epochs_done": int(epoch + 1)})
-        save_last_checkpoint(self.model, self.run_dir)
-        write_state(self.run_dir, state)
-
-
-def save_last_checkpoint(model, run_dir: Path) -> None:
-    """Saves RUN_DIR/checkpoints/last.keras atomically: an interruption never
-    leaves half a file for the resume to load."""
-    ckpt = Path(run_dir) / "checkpoints"
-    ckpt.mkdir(exist_ok=True)
-    tmp = ckpt / "last.tmp.keras"
-    model.save(tmp)
-    tmp.replace(ckpt / "last.keras")
-
-
-def read_state(run_dir: Path) -> dict:
-    path = Path(run_dir) / "state.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def write_state(run_dir: Path, state: dict) -> None:
-    path = Path(run_dir) / "state.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(path)
-
-
-def make_optimizer(train_cfg, learning_rate, steps: int):
-    lr = learning_rate
-    if train_cfg.lr_schedule == "cosine" and steps > 0:
-        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    elif train_cfg.lr_schedule != "constant":
-        raise ValueError(f"unknown lr_schedule {train_cfg.lr_schedule!r} (constant, cosine)")
-    if train_cfg.optimizer == "adam":
-        if train_cfg.weight_decay:
-            return keras.optimizers.AdamW(lr, weight_decay=train_cfg.weight_decay)
-        return keras.optimizers.Adam(lr)
-    if train_cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9)
-    raise ValueError(f"unknown optimizer {train_cfg.optimizer!r} (adam, sgd)")
-
-
 def compile_model(model, config: Config, learning_rate: float, steps: int):
+    t = config.train
     model.compile(
-        optimizer=make_optimizer(config.train, learning_rate, steps),
-        loss=get_loss(config.train.loss, **config.train.loss_options),
-        metrics=[
-            MeanScoreMAE(),
-            MeanScoreAccuracy(config.train.accuracy_threshold),
-            EMDMetric(),
-        ],
+        optimizer=make_optimizer(t.optimizer, learning_rate, t.lr_schedule, steps, t.weight_decay),
+        loss=get_loss(t.loss, **t.loss_options),
+        metrics=[MeanScoreMAE(), MeanScoreAccuracy(t.accuracy_threshold), EMDMetric()],
     )
 
 
-def transfer_backbone_weights(source: keras.Model, target: keras.Model) -> int:
-    """Copies the weights of `source`'s "backbone" sub-model into `target`'s
-    (fine-tuning from a pretrained run). Returns the number of tensors copied."""
-    try:
-        src, dst = source.get_layer("backbone"), target.get_layer("backbone")
-    except ValueError as e:
-        raise ValueError("both models need a sub-model named 'backbone'") from e
-    src_w, dst_w = src.get_weights(), dst.get_weights()
-    if [w.shape for w in src_w] != [w.shape for w in dst_w]:
-        raise ValueError(
-            "the --init-from model's backbone does not match this config's backbone "
-            "(different architecture, alpha or input size?)"
-        )
-    dst.set_weights(src_w)
-    return len(src_w)
-
-
-def unfreeze_backbone(backbone, freeze_batchnorm: bool = True) -> None:
-    """Makes the backbone trainable for phase 2. With `freeze_batchnorm`,
-    BatchNorm layers stay frozen (inference mode, ImageNet statistics): with
-    small batches of a small dataset their batch statistics are too noisy."""
-    backbone.trainable = True
-    if freeze_batchnorm:
-        for layer in backbone._flatten_layers(include_self=False):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
-
-
-def _fit_phase(model, config, datasets, run_dir, phase, initial_epoch, epochs, verbose, extra_callbacks):
+def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbose, extra_callbacks):
     train_ds, val_ds, report = datasets
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
     callbacks = [
         ValidationMetrics(val_ds, loss_fn, config.train.accuracy_threshold),
         ReportSkippedFiles(report),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.keras"),
-            monitor="val_loss",
-            save_best_only=True,
-            initial_value_threshold=read_state(run_dir).get("best_val_loss"),
-        ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        BestModel(run.file("best.keras"), best=run.read_state().get("best_val_loss")),
+        keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+        keras.callbacks.TensorBoard(str(run.file("logs")), write_graph=False),
     ]
     if phase == 2 and config.train.early_stopping_patience > 0:
         callbacks.append(
@@ -270,16 +137,25 @@ def _fit_phase(model, config, datasets, run_dir, phase, initial_epoch, epochs, v
                 monitor="val_loss", patience=config.train.early_stopping_patience
             )
         )
-    callbacks.append(RunState(run_dir, phase))
+    callbacks.append(EpochState(run, extra=lambda epoch, logs: {"phase": phase}))
     callbacks += list(extra_callbacks)
-    model.fit(
-        train_ds,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the dataset is already shuffled (seeded)
-    )
+    with warnings.catch_warnings():
+        # Decoding failures are filtered out, so the dataset's length is
+        # unknown until the first epoch ends; Keras warns about it. Expected.
+        warnings.filterwarnings("ignore", message=".*ran out of data.*")
+        model.fit(
+            train_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the dataset is already shuffled (seeded)
+        )
+
+
+def model_recipe(config: Config) -> Recipe:
+    """The recipe a model trained with `config` carries: its validation preprocessing."""
+    return Recipe.from_data_config(config.data, num_bins=config.model.num_bins)
 
 
 def train(
@@ -291,27 +167,31 @@ def train(
     callbacks=(),
 ) -> dict:
     """Trains per `config` into `run_dir`; resumes from its last checkpoint if
-    one exists (and `resume`). Returns the final validation metrics."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(config.train.seed)
-    if config.train.mixed_precision:
-        keras.config.set_dtype_policy(config.train.mixed_precision)
+    one exists (and `resume`). Returns the final validation metrics.
 
-    state = read_state(run_dir) if resume else {}
-    last_ckpt = run_dir / "checkpoints" / "last.keras"
-    if not resume:
-        for stale in ("state.json", "history.csv", "best.keras"):
-            (run_dir / stale).unlink(missing_ok=True)
-        last_ckpt.unlink(missing_ok=True)
-    resuming = bool(state) and last_ckpt.exists()
-    if state.get("finished") and resuming:
-        log.info("run in %s already finished; nothing to resume", run_dir)
-        return json.loads((run_dir / "metrics.json").read_text())
+    Nothing global changes: the dtype policy (train.mixed_precision) applies
+    inside this call only."""
+    with dtype_policy_scope(config.train.mixed_precision):
+        return _train(config, Path(run_dir), init_from, resume, verbose, callbacks)
+
+
+def _train(config, run_dir, init_from, resume, verbose, callbacks) -> dict:
+    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS)
+    state = run.prepare(config, resume)
+    if state.get("finished"):
+        if all(run.file(n).exists() for n in ("metrics.json", "model.keras")):
+            import json
+
+            log.info("run in %s already finished with this config; nothing to do", run_dir)
+            return json.loads(run.file("metrics.json").read_text())
+        run.start_over()  # finished, but its outputs are gone: train again
+        state = {}
+    resuming = bool(state) and not state.get("finished")
+    keras.utils.set_random_seed(config.train.seed)
 
     data = load_labeled_data(config, run_dir if resuming else None)
-    save_split(run_dir / "split.json", list(data.train["image_id"]), list(data.val["image_id"]))
-    config.to_json(run_dir / "config.json")
+    run.start(config)
+    save_split(run.file("split.json"), list(data.train["image_id"]), list(data.val["image_id"]))
     log.info("training on %d images, validating on %d", len(data.train), len(data.val))
 
     options = PipelineOptions.from_data_config(config.data)
@@ -328,13 +208,18 @@ def train(
     datasets = (train_ds, val_ds, report)
 
     if resuming:
-        log.info("resuming from %s (phase %s, %s epochs done)", last_ckpt, state.get("phase"), state.get("epochs_done"))
-        model = keras.saving.load_model(last_ckpt)
+        log.info("resuming from %s (phase %s, %s epochs done)", run.last_checkpoint,
+                 state.get("phase"), state.get("epochs_done"))
+        run.trim_history(int(state.get("epochs_done", 0)))
+        model = keras.saving.load_model(run.last_checkpoint)
     else:
-        model = build_model(config.model, image_size=config.data.image_size)
+        info = {"data": {k: getattr(config.data, k) for k in ("labels", "label_format", "score_range")}}
+        model = build_model(config.model, recipe=model_recipe(config), info=info)
         if init_from:
-            source = keras.saving.load_model(init_from, compile=False)
-            n = transfer_backbone_weights(source, model)
+            from aesthetics.inference.loading import load_model
+
+            n = transfer_backbone_weights(load_model(init_from), model)
+            model.info["init_from"] = Path(init_from).name
             log.info("initialised the backbone from %s (%d tensors)", init_from, n)
 
     t0 = time.time()
@@ -347,7 +232,7 @@ def train(
         if not resuming:
             backbone.trainable = False
             compile_model(model, config, config.train.lr_head, steps * epochs_head)
-        _fit_phase(model, config, datasets, run_dir, 1, done, epochs_head, verbose, callbacks)
+        _fit_phase(model, config, datasets, run, 1, done, epochs_head, verbose, callbacks)
         done = epochs_head
         resuming = False
     if epochs_full > 0:
@@ -356,16 +241,17 @@ def train(
             compile_model(model, config, config.train.lr_full, steps * epochs_full)
         total = epochs_head + epochs_full
         if done < total:
-            _fit_phase(model, config, datasets, run_dir, 2, done, total, verbose, callbacks)
+            _fit_phase(model, config, datasets, run, 2, done, total, verbose, callbacks)
     train_seconds = time.time() - t0
 
     if len(report):
         log.warning(report.summary(limit=3))
-    best_path = run_dir / "best.keras"
-    final = keras.saving.load_model(best_path) if best_path.exists() else model
-    final.save(run_dir / "model.keras")
+    best_path = run.file("best.keras")
+    final = keras.saving.load_model(best_path, compile=False) if best_path.exists() else model
     y_true, y_pred = predict_with_targets(final, val_ds)
     metrics = evaluate_distributions(y_true, y_pred, config.train.accuracy_threshold)
+    final.info = {**final.info, "validation": {k: metrics[k] for k in ("n", "srcc", "plcc") if k in metrics}}
+    save_model_atomic(final, run.file("model.keras"))
     metrics.update(
         {
             "split": "val",
@@ -374,11 +260,9 @@ def train(
             "n_skipped_unreadable": len(report),
             "skipped": dict(report.failures),
             "train_seconds": round(train_seconds, 1),
-            "best_epoch": read_state(run_dir).get("best_epoch"),
+            "best_epoch": run.read_state().get("best_epoch"),
         }
     )
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    state = read_state(run_dir)
-    state["finished"] = True
-    write_state(run_dir, state)
+    write_json(run.file("metrics.json"), metrics)
+    run.update_state(finished=True)
     return metrics

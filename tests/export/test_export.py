@@ -80,7 +80,7 @@ def _pixels(files):
 
 
 def test_metadata_for_every_format(paths):
-    from aesthetics.export.exporter import metadata_path, read_metadata
+    from aesthetics.export.metadata import metadata_path, read_metadata
 
     assert metadata_path(paths["savedmodel"]) == paths["savedmodel"] / "model.json"
     assert metadata_path(paths["onnx"]).name == "model.onnx.json"
@@ -195,7 +195,7 @@ def test_bytes_decoding_matches_load_image():
     """Pixel level: the graph's decode + resize + round equals predict's."""
     import tensorflow as tf
 
-    from aesthetics.export.exporter import bytes_to_model_input
+    from aesthetics.export.image_bytes import bytes_to_model_input
 
     files = list(generated_images())
     got = bytes_to_model_input(tf.constant([open(f, "rb").read() for f in files]), SIZE).numpy()
@@ -376,7 +376,7 @@ def test_resolve_backend(paths, tmp_path):
 
 
 def test_export_refuses_bad_requests(model, tmp_path):
-    from aesthetics.export.exporter import export_model
+    from aesthetics.export import export_model
 
     with pytest.raises(ValueError, match="tflite"):
         export_model(model, tmp_path / "m.onnx", "onnx", quantize="dynamic")
@@ -393,7 +393,7 @@ def test_scalar_score_model_exports_mean_score_only(tmp_path):
     import tensorflow as tf
 
     from aesthetics.inference.backends import OnnxScorer, load_for_model, score_files_numpy
-    from aesthetics.export.exporter import export_model, read_metadata
+    from aesthetics.export import export_model, read_metadata
 
     m = scalar_model()
     export_model(m, tmp_path / "sm" / "1", "savedmodel")
@@ -418,7 +418,7 @@ def test_mixed_precision_model_exports_in_float32(tmp_path):
     import keras
     import onnxruntime as ort
 
-    from aesthetics.export.exporter import _mixed_policy, export_model, float32_model
+    from aesthetics.export.writers import _mixed_policy, export_model, float32_model
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     mixed = tiny_model()

@@ -258,7 +258,7 @@ def test_pretext_model_through_harness():
 
 def test_scoring_model_carries_backbone_and_ranking_head():
     from aesthetics.models import build_model
-    from aesthetics.training.supervised import transfer_backbone_weights
+    from aesthetics.training.weights import transfer_backbone_weights
 
     cfg = load_config(None, TINY)
     pretext = build_pretext_model(cfg.model, cfg.pretrain)
@@ -277,7 +277,7 @@ def test_dual_path_backbone_can_be_pretrained():
     except Exception as e:  # written concurrently by another engineer
         pytest.skip(f"dual_path model unavailable: {e}")
     from aesthetics.models import build_model
-    from aesthetics.training.supervised import transfer_backbone_weights
+    from aesthetics.training.weights import transfer_backbone_weights
 
     cfg = load_config(None, TINY + ['model.model="dual_path"'])
     pretext = build_pretext_model(cfg.model, cfg.pretrain)

@@ -1,0 +1,131 @@
+"""In-graph pieces of the SavedModel: encoded bytes -> the pixels `predict`
+feeds the model, and model output -> named score tensors."""
+
+from __future__ import annotations
+
+# First bytes of the formats the bytes signature decodes (tf.io.decode_image).
+_MAGIC = {
+    "JPEG": [b"\xff\xd8\xff"],
+    "PNG": [b"\x89PNG\r\n\x1a\n"],
+    "GIF": [b"GIF87a", b"GIF89a"],
+    "BMP": [b"BM"],
+}
+
+
+def score_outputs(pred, scalar: bool):
+    """Model output -> {"mean_score", "std_score", "distribution"} (float32)."""
+    import tensorflow as tf
+
+    if isinstance(pred, (list, tuple)):
+        pred = pred[0]
+    pred = tf.cast(pred, tf.float32)
+    if scalar:
+        return {"mean_score": tf.reshape(pred, [-1])}
+    bins = tf.range(1, tf.shape(pred)[-1] + 1, dtype=tf.float32)
+    mean = tf.reduce_sum(pred * bins, axis=-1)
+    var = tf.reduce_sum(pred * tf.square(bins), axis=-1) - tf.square(mean)
+    std = tf.sqrt(tf.maximum(var, 0.0))
+    return {"mean_score": mean, "std_score": std, "distribution": pred}
+
+
+def _check_magic(image_bytes):
+    """Asserts every element starts like a JPEG/PNG/GIF/BMP file: the error
+    names the rule and the offending batch positions instead of a decoder
+    message about one anonymous element."""
+    import tensorflow as tf
+
+    head = tf.strings.substr(image_bytes, 0, 8)
+    ok = tf.zeros_like(image_bytes, dtype=tf.bool)
+    for prefixes in _MAGIC.values():
+        for prefix in prefixes:
+            ok = ok | tf.equal(tf.strings.substr(head, 0, len(prefix)), prefix)
+    bad = tf.reshape(tf.where(tf.logical_not(ok)), [-1])
+    return tf.debugging.Assert(
+        tf.reduce_all(ok),
+        [
+            "image_bytes must hold encoded JPEG, PNG, GIF or BMP files (REST: "
+            '{"b64": base64 of the file}); elements at these batch positions are not:',
+            bad,
+        ],
+        name="check_image_bytes",
+    )
+
+
+def decode_image_bytes(data):
+    """One encoded image -> (H, W, 3) uint8 RGB, the pixels `load_image`
+    (Pillow) gives:
+
+    - JPEG with the accurate integer IDCT, libjpeg's ISLOW that Pillow uses
+      (TF's default, INTEGER_FAST on x86, differs by up to ~20 levels);
+    - PNG: gray expanded to RGB, transparency composited on white (Pillow's
+      alpha_composite over white, in exact arithmetic);
+    - GIF first frame, BMP via tf.io.decode_image.
+
+    Not reproduced: EXIF orientation (the graph cannot read the EXIF tag; send
+    upright images), GIF transparency, TIFF/WebP (not decodable in the graph).
+    """
+    import tensorflow as tf
+
+    head = tf.strings.substr(data, 0, 8)
+
+    def png():
+        # Natural channels (1 gray, 2 gray+alpha, 3 RGB or palette, 4 RGBA or
+        # palette with tRNS): channels=4 gives garbage alpha for a palette PNG
+        # without transparency in TF 2.21.
+        raw = tf.io.decode_png(data, channels=0)
+        c = tf.shape(raw)[-1]
+        rgb = tf.cond(c < 3, lambda: tf.image.grayscale_to_rgb(raw[..., :1]), lambda: raw[..., :3])
+        a = tf.cond(
+            tf.equal(c % 2, 0),
+            lambda: raw[..., -1:],
+            lambda: tf.fill(tf.concat([tf.shape(raw)[:2], [1]], 0), tf.constant(255, raw.dtype)),
+        )
+        rgb, a = tf.cast(rgb, tf.float32), tf.cast(a, tf.float32)
+        # Pillow's alpha_composite over opaque white, in exact arithmetic
+        # (exactly rgb where a = 255).
+        out = tf.round((rgb * a + 255.0 * (255.0 - a)) / 255.0)
+        return tf.cast(out, tf.uint8)
+
+    def jpeg():
+        return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
+
+    def other():
+        return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+    image = tf.case(
+        [
+            (tf.equal(head, _MAGIC["PNG"][0]), png),
+            (tf.equal(tf.strings.substr(head, 0, 3), _MAGIC["JPEG"][0]), jpeg),
+        ],
+        default=other,
+        exclusive=True,
+    )
+    image.set_shape([None, None, 3])
+    return image
+
+
+def bytes_to_model_input(image_bytes, recipe):
+    """A batch of encoded images -> float32 [B, S, S, 3] (S = recipe.image_size),
+    the pixels the `predict` pipeline feeds the model: the same resize
+    function, rounding and centre crop (`recipe.resize`)."""
+    import tensorflow as tf
+
+    from aesthetics.data.pipeline import resize_image
+
+    size = recipe.image_size
+    side = recipe.input_side
+    off = (side - size) // 2
+
+    with tf.control_dependencies([_check_magic(image_bytes)]):
+        image_bytes = tf.identity(image_bytes)
+
+    def one(data):
+        resized = resize_image(decode_image_bytes(data), side)
+        pixels = tf.cast(tf.cast(tf.round(resized), tf.uint8), tf.float32)
+        return pixels[off : off + size, off : off + size]
+
+    return tf.map_fn(
+        one, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32)
+    )
+
+

@@ -1,0 +1,158 @@
+"""`AestheticsModel`: a scoring model that carries its own recipe.
+
+KerasHub's functional-subclass pattern: the class builds a functional graph
+in `__init__` from its constructor arguments, and `get_config` returns those
+arguments. A saved `.keras` file therefore holds the architecture config
+(`model_config`), the input/output recipe (`recipe`, see
+`aesthetics.models.recipe.Recipe`), the dtype policy it was built under and
+free-form provenance (`info`: training data, weights origin, metrics); loading
+rebuilds the same graph (backbone weights are not fetched again: the file's
+own variables are loaded into it) and returns this class.
+
+    model = build_model(ModelConfig(backbone="mobilenet"), recipe=Recipe(image_size=224))
+    model.recipe.resize           # "resize"
+    model.save("m.keras")
+    keras.saving.load_model("m.keras").recipe == model.recipe   # True
+
+Graph builders are looked up by `head`: "distribution" uses the registered
+model builders (`nima`, `dual_path`: image -> (B, num_bins) probabilities);
+"ranking" uses the self-supervised scorer (image -> (B, 1) score).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import keras
+
+from aesthetics.config import ModelConfig
+from aesthetics.errors import ModelFileError
+from aesthetics.models.recipe import Recipe
+from aesthetics.precision import dtype_policy_scope
+
+HEADS = ("distribution", "ranking")
+
+
+def _graph(config: ModelConfig, image_size: int, head: str) -> keras.Model:
+    if head == "ranking":
+        from aesthetics.pretext.model import build_scoring_graph
+
+        return build_scoring_graph(config, image_size)
+    from aesthetics.models.registry import build_graph
+
+    return build_graph(config, image_size)
+
+
+@keras.saving.register_keras_serializable(package="aesthetics")
+class AestheticsModel(keras.Model):
+    """An image -> score model with its recipe.
+
+    Args:
+        model_config: a `ModelConfig` as a dict (architecture: model,
+            backbone, alpha, dropout, num_bins, options). Its
+            `backbone_weights` is used for this build only; the saved config
+            records None (the weights live in the file) and keeps the origin
+            in `info["backbone_weights"]`.
+        recipe: a `Recipe` or its dict: input size, resize policy, output kind.
+        head: "distribution" or "ranking" (see module docstring).
+        policy: dtype policy name to build under (e.g. "mixed_bfloat16");
+            None: the current global policy, recorded as its name.
+        info: JSON-serialisable provenance (shown by `aesthetics models`,
+            copied into export metadata).
+        frozen_layers: names of layers to set non-trainable after the build
+            (restores a frozen backbone or BatchNorm on load).
+
+    Call arguments: images, float32 (B, image_size, image_size, 3) RGB in
+    [0, 255]. Output: (B, num_bins) float32 probabilities ("distribution") or
+    (B, 1) float32 scores ("ranking").
+    """
+
+    def __init__(self, model_config, recipe, head="distribution", policy=None, info=None,
+                 frozen_layers=None, **kwargs):
+        if head not in HEADS:
+            raise ModelFileError(f"unknown model head {head!r}; expected one of {list(HEADS)}")
+        config = model_config if isinstance(model_config, ModelConfig) else _model_config(model_config)
+        recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
+        policy = policy or keras.config.dtype_policy().name
+        with dtype_policy_scope(policy):
+            graph = _graph(config, recipe.image_size, head)
+        kwargs.setdefault("name", graph.name)
+        inputs = graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs
+        outputs = graph.outputs[0] if len(graph.outputs) == 1 else graph.outputs
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        info = dict(info or {})
+        info.setdefault("backbone_weights", _weights_origin(config.backbone_weights))
+        self.model_config = dataclasses.replace(config, backbone_weights=None)
+        self.recipe = recipe
+        self.head = head
+        self.policy = policy
+        self.info = info
+        if frozen_layers:
+            self._freeze(frozen_layers)
+
+    def _freeze(self, names) -> None:
+        names = set(names)
+        for layer in self._flatten_layers(include_self=False):
+            if layer.name in names:
+                layer.trainable = False
+
+    def frozen_layer_names(self) -> list:
+        """Names of the layers that do not train (a frozen backbone, frozen
+        BatchNorm): part of the config, so a resumed run trains what the
+        interrupted one trained and its optimizer state still fits."""
+        return [layer.name for layer in self._flatten_layers(include_self=False) if not layer.trainable]
+
+    def get_config(self):
+        return {
+            "model_config": dataclasses.asdict(self.model_config),
+            "recipe": self.recipe.to_dict(),
+            "head": self.head,
+            "policy": self.policy,
+            "info": self.info,
+            "frozen_layers": self.frozen_layer_names(),
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        model = cls(**config)
+        model.trainable = trainable
+        return model
+
+
+def _model_config(values) -> ModelConfig:
+    if not isinstance(values, dict):
+        raise ModelFileError(f"model_config must be an object, got {type(values).__name__}")
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(values) - names
+    if unknown:
+        raise ModelFileError(f"model_config: unknown key(s) {sorted(unknown)}")
+    return ModelConfig(**values)
+
+
+def _weights_origin(weights) -> Optional[str]:
+    if weights in (None, "imagenet", "bundled"):
+        return weights
+    from pathlib import Path
+
+    return Path(str(weights)).name  # a local file: its name, not the user's path
+
+
+def recipe_of(model) -> Recipe:
+    """The model's recipe; for a plain Keras model (e.g. saved by an older
+    version) a default recipe from its input shape."""
+    recipe = getattr(model, "recipe", None)
+    if isinstance(recipe, Recipe):
+        return recipe
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    if shape[1] is None:
+        raise ModelFileError("the model has no recipe and no fixed input size")
+    width = model.outputs[0].shape[-1]
+    output = "score" if width == 1 else "distribution"
+    return Recipe(image_size=int(shape[1]), output=output, num_bins=int(width) if width != 1 else 10)

@@ -1,0 +1,123 @@
+"""Keras callbacks shared by the training loops."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import keras
+import numpy as np
+
+from aesthetics.data.images import DecodeReport
+from aesthetics.metrics.scores import evaluate_distributions
+from aesthetics.training.run_folder import RunFolder, save_model_atomic
+
+log = logging.getLogger("aesthetics")
+
+
+def predict_with_targets(model, ds):
+    """(targets, predictions) over a dataset of (images, targets)."""
+    trues, preds = [], []
+    for images, targets in ds:
+        preds.append(np.asarray(model.predict_on_batch(images), np.float32))  # compiled, not eager
+        trues.append(np.asarray(targets, np.float32))
+    return np.concatenate(trues), np.concatenate(preds)
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Computes val loss, SRCC and PLCC from one prediction pass per epoch.
+
+    Replaces Keras' own validation pass (which would forward the validation
+    set a second time just to get the loss) and adds the rank metrics that
+    matter for quality assessment. Must come first in the callback list so
+    checkpointing and early stopping see `val_loss`.
+    """
+
+    def __init__(self, val_ds, loss_fn, threshold: float = 5.0):
+        super().__init__()
+        self.val_ds = val_ds
+        self.loss_fn = loss_fn
+        self.threshold = threshold
+        self.last: dict = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        y_true, y_pred = predict_with_targets(self.model, self.val_ds)
+        metrics = evaluate_distributions(y_true, y_pred, self.threshold)
+        loss = float(np.mean(keras.ops.convert_to_numpy(self.loss_fn.call(y_true, y_pred))))
+        shown = {k: v for k, v in metrics.items() if k not in ("n", "accuracy_threshold")}
+        self.last = {"val_loss": loss, **{f"val_{k}": v for k, v in shown.items()}}
+        if logs is not None:
+            logs.update(self.last)
+
+
+class ReportSkippedFiles(keras.callbacks.Callback):
+    """Logs unreadable files as soon as an epoch meets them (path + reason),
+    so a long run shows them early instead of only in metrics.json."""
+
+    def __init__(self, report: DecodeReport):
+        super().__init__()
+        self.report = report
+        self.seen: set = set()
+
+    def on_epoch_end(self, epoch, logs=None):
+        new = {p: r for p, r in self.report.failures.items() if p not in self.seen}
+        for path, reason in sorted(new.items()):
+            log.warning("skipped unreadable image %s: %s", path, reason)
+        self.seen.update(new)
+
+
+class BestModel(keras.callbacks.Callback):
+    """Saves RUN_DIR/best.keras (atomically) whenever `monitor` improves on
+    the best value so far (also across resumes: `best` comes from state)."""
+
+    def __init__(self, path, monitor: str = "val_loss", best=None):
+        super().__init__()
+        self.path = path
+        self.monitor = monitor
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if self.best is None or value < self.best:
+            self.best = float(value)
+            save_model_atomic(self.model, self.path)
+
+
+class EpochState(keras.callbacks.Callback):
+    """At each epoch end: checkpoints/last.keras, then state.json (in that
+    order, so the state never points past the checkpoint). `extra(epoch,
+    logs)` returns loop-specific state fields."""
+
+    def __init__(self, run: RunFolder, extra=None, monitor: str = "val_loss"):
+        super().__init__()
+        self.run = run
+        self.extra = extra
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        state = self.run.read_state()
+        value = logs.get(self.monitor)
+        best = state.get(f"best_{self.monitor}")
+        if value is not None and np.isfinite(value) and (best is None or value < best):
+            state[f"best_{self.monitor}"] = float(value)
+            state["best_epoch"] = int(epoch + 1)
+        state["epochs_done"] = int(epoch + 1)
+        if self.extra is not None:
+            state.update(self.extra(epoch, logs))
+        self.run.save_checkpoint(self.model)
+        self.run.write_state(state)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `seconds` (wall time of the epoch) to the logs; list it before
+    CSVLogger so history.csv gets it."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.time() - self._t0, 2)

@@ -1,0 +1,63 @@
+"""Moving weights between models and choosing what trains."""
+
+from __future__ import annotations
+
+import keras
+
+from aesthetics.errors import ModelFileError
+
+
+def transfer_backbone_weights(source: keras.Model, target: keras.Model) -> int:
+    """Copies the weights of `source`'s "backbone" sub-model into `target`'s
+    (fine-tuning from a pretrained run). Returns the number of tensors copied."""
+    try:
+        src, dst = source.get_layer("backbone"), target.get_layer("backbone")
+    except ValueError:
+        raise ModelFileError("both models need a sub-model named 'backbone'") from None
+    src_w, dst_w = src.get_weights(), dst.get_weights()
+    if [w.shape for w in src_w] != [w.shape for w in dst_w]:
+        raise ModelFileError(
+            "the --init-from model's backbone does not match this config's backbone "
+            "(different architecture, alpha or input size?)"
+        )
+    dst.set_weights(src_w)
+    return len(src_w)
+
+
+def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
+    """Copies every weighted layer of `target` from the same-named layer of
+    `source` (nested models flattened). Returns the number of tensors copied;
+    raises ModelFileError on a missing layer or a shape mismatch."""
+    src = {layer.name: layer for layer in source._flatten_layers(include_self=False)}
+    n = 0
+    for layer in target._flatten_layers(include_self=False):
+        if not layer.weights or isinstance(layer, keras.Model):
+            continue
+        if layer.name not in src:
+            raise ModelFileError(f"layer {layer.name!r} is missing from the source model")
+        values = src[layer.name].get_weights()
+        if [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
+            raise ModelFileError(f"layer {layer.name!r}: weight shapes differ")
+        layer.set_weights(values)
+        n += len(values)
+    return n
+
+
+def freeze_batchnorm(model: keras.Model) -> int:
+    """Puts every BatchNorm layer inside `model` in inference mode (not
+    trained, moving statistics kept). Returns how many there are."""
+    n = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            n += 1
+    return n
+
+
+def unfreeze_backbone(backbone: keras.Model, keep_batchnorm_frozen: bool = True) -> None:
+    """Makes the backbone trainable (NIMA phase 2). BatchNorm layers can stay
+    frozen: with small batches of a small dataset their batch statistics are
+    too noisy to replace ImageNet's."""
+    backbone.trainable = True
+    if keep_batchnorm_frozen:
+        freeze_batchnorm(backbone)
