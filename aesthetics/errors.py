@@ -44,5 +44,5 @@ class DataError(AestheticsError, RuntimeError):
     """The data cannot be used as a whole (empty split, nothing scorable)."""
 
 
-class ExportError(AestheticsError, RuntimeError):
+class ExportError(AestheticsError, ValueError):
     """An export cannot be written as asked."""

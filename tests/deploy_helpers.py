@@ -148,19 +148,22 @@ def generated_images() -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def trained_run() -> Path:
-    """A run folder like `aesthetics train` leaves: model.keras, config.json,
-    metrics.json (model.json must pick the last two up)."""
+    """A model as `aesthetics train` leaves it: its provenance (`info`: data,
+    validation metrics) inside the file. The folder also holds side files that
+    contradict it: export must describe the model from the model alone."""
     import json
 
     d = workdir() / "run"
     d.mkdir()
-    tiny_model().save(d / "model.keras")
-    (d / "config.json").write_text(json.dumps({
-        "data": {"images": "images/", "labels": "labels.csv", "label_format": "mos_csv",
-                 "score_range": [0, 100], "image_size": SIZE},
-        "model": {"model": "nima", "backbone": "mobilenet", "alpha": 0.25},
-    }))
-    (d / "metrics.json").write_text(json.dumps({"n": 24, "srcc": 0.5, "plcc": 0.6, "skipped": []}))
+    model = tiny_model()
+    model.info = {
+        **model.info,
+        "data": {"labels": "labels.csv", "label_format": "mos_csv", "score_range": [0, 100]},
+        "validation": {"n": 24, "srcc": 0.5, "plcc": 0.6},
+    }
+    model.save(d / "model.keras")
+    (d / "config.json").write_text(json.dumps({"model": {"backbone": "resnet50", "alpha": 9}}))
+    (d / "metrics.json").write_text(json.dumps({"n": 1, "srcc": -1.0}))
     return d / "model.keras"
 
 

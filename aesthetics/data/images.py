@@ -22,24 +22,30 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from aesthetics.constants import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS  # noqa: F401
+from aesthetics.errors import AestheticsError
 
-# A truncated file must fail, not decode silently into grey.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-# We enforce our own pixel limit (below); Pillow's warning would only be noise.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Nothing is changed at import. Truncated files fail because Pillow's
+# ImageFile.LOAD_TRUNCATED_IMAGES is False by default (`load_image` refuses to
+# run if someone switched it on); Pillow's bomb warning is silenced on first use.
 _limit_lock = Lock()
+_warning_filter_installed = False
 
 
 def _allow_pillow_pixels(max_pixels: int) -> None:
     # Pillow refuses > 2 * MAX_IMAGE_PIXELS in Image.open, before our check can
     # run; raise its limit (never lower it) when the user allows more. Only ever
     # increasing it keeps this safe with many decoding threads.
+    global _warning_filter_installed
     with _limit_lock:
+        if not _warning_filter_installed:
+            # We enforce our own pixel limit; the warning only precedes our refusal.
+            warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+            _warning_filter_installed = True
         if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
             Image.MAX_IMAGE_PIXELS = max_pixels
 
 
-class ImageDecodeError(Exception):
+class ImageDecodeError(AestheticsError):
     """An image file that cannot be used; the message says why."""
 
 
@@ -83,6 +89,11 @@ def load_image(
         ImageDecodeError: unreadable, unsupported, truncated or too large.
     """
     path = os.fspath(path)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise ImageDecodeError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on in this process: truncated files would "
+            "decode silently into grey; switch it off to score"
+        )
     _allow_pillow_pixels(max_pixels)
     try:
         img = Image.open(path)

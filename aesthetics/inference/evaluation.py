@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aesthetics.errors import DataError, InputNotFoundError
 
-import json
 import logging
 from pathlib import Path
 
@@ -25,7 +24,9 @@ def evaluate_model(model, labels, images, label_format="auto", score_range=None,
 
     Returns (metrics dict, table with `pred_mean` column for the scored rows).
     """
-    from aesthetics.data.labels import load_split, read_labels, resolve_images
+    from aesthetics.data.files import resolve_images
+    from aesthetics.data.labels import read_labels
+    from aesthetics.data.splits import load_split
     from aesthetics.metrics.scores import distribution_mean, evaluate_distributions
     from aesthetics.inference.scoring import score_files
 
@@ -94,8 +95,3 @@ def scatter_plot(table, metrics: dict, path, title: str = "") -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
-
-
-def write_metrics(metrics: dict, path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -27,6 +27,7 @@ colormap) and alpha-blends it; `explain_records` does that for the records of
 
 from __future__ import annotations
 
+from aesthetics.constants import EXPLAIN_METHODS
 from aesthetics.errors import ConfigError, ModelFileError
 
 import dataclasses
@@ -39,7 +40,7 @@ import numpy as np
 
 log = logging.getLogger("aesthetics")
 
-METHODS = ("auto", "attention", "gradcam")
+METHODS = EXPLAIN_METHODS
 
 
 # ----------------------------------------------------------------------------- maps

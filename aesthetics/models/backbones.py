@@ -43,8 +43,7 @@ BACKBONES = {
 _ALIASES = {k.replace("_", ""): k for k in BACKBONES}
 
 
-class WeightsUnavailableError(RuntimeError):
-    pass
+from aesthetics.errors import ConfigError, WeightsUnavailableError  # noqa: E402,F401
 
 
 def canonical_backbone_name(name: str) -> str:
@@ -54,7 +53,7 @@ def canonical_backbone_name(name: str) -> str:
     key = key.replace("_", "")
     if key in _ALIASES:
         return _ALIASES[key]
-    raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    raise ConfigError(f"model.backbone: unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
 
 
 def backbone_preprocess_mode(name: str) -> str:
@@ -85,7 +84,7 @@ def build_backbone(
     if spec.accepts_alpha:
         kwargs["alpha"] = alpha
     elif alpha != 1.0:
-        raise ValueError(f"backbone {key!r} has no width multiplier (alpha={alpha})")
+        raise ConfigError(f"model.alpha: backbone {key!r} has no width multiplier (alpha={alpha})")
     if key.startswith("mobilenet_v3"):
         kwargs["include_preprocessing"] = True
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import keras
 
 from aesthetics.config import ModelConfig
+from aesthetics.errors import ConfigError, ModelFileError
 from aesthetics.layers.adaptive_fusion import AdaptiveFusion
 from aesthetics.layers.non_local import NonLocalBlock
 from aesthetics.layers.preprocess import BackbonePreprocess
@@ -103,7 +104,7 @@ def resolve_options(options: dict | None) -> dict:
     options = dict(options or {})
     unknown = set(options) - set(DEFAULT_OPTIONS)
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"dual_path: unknown option(s) {sorted(unknown)}; "
             f"valid: {sorted(DEFAULT_OPTIONS)}"
         )
@@ -113,13 +114,13 @@ def resolve_options(options: dict | None) -> dict:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if not isinstance(value, bool):
-            raise ValueError(f"dual_path: option {key} must be true/false, got {value!r}")
+            raise ConfigError(f"dual_path: option {key} must be true/false, got {value!r}")
         resolved[key] = value
     if int(resolved["non_local_blocks"]) < 0:
-        raise ValueError("dual_path: non_local_blocks must be >= 0")
+        raise ConfigError("dual_path: non_local_blocks must be >= 0")
     resolved["non_local_blocks"] = int(resolved["non_local_blocks"])
     if resolved["adain_on"] not in ("vector", "map"):
-        raise ValueError(
+        raise ConfigError(
             f"dual_path: adain_on must be 'vector' or 'map', got {resolved['adain_on']!r}"
         )
     if (
@@ -128,7 +129,7 @@ def resolve_options(options: dict | None) -> dict:
         and resolved["adain_on"] == "map"
         and not resolved["use_attention"]
     ):
-        raise ValueError(
+        raise ConfigError(
             "dual_path: adain_on='map' needs use_attention=true (average pooling "
             "of an instance-normalised map discards the local content)"
         )
@@ -144,15 +145,15 @@ def _local_tensor(backbone: keras.Model, backbone_name: str, local_layer=None):
     try:
         layer = backbone.get_layer(name)
     except ValueError as e:
-        raise ValueError(
+        raise ConfigError(
             f"dual_path: backbone {backbone_name!r} has no layer {name!r} "
             f"(model.options.local_layer)"
         ) from e
     if which not in ("", "output", "input"):
-        raise ValueError(f"dual_path: local_layer {spec!r}: suffix must be :input or :output")
+        raise ConfigError(f"dual_path: local_layer {spec!r}: suffix must be :input or :output")
     tensor = layer.input if which == "input" else layer.output
     if isinstance(tensor, (list, tuple)) or len(tensor.shape) != 4:
-        raise ValueError(
+        raise ConfigError(
             f"dual_path: local_layer {spec!r} must give one (B, H, W, C) map, "
             f"got {getattr(tensor, 'shape', tensor)}"
         )
@@ -170,7 +171,7 @@ def _fallback_local_tensor(backbone: keras.Model):
             continue
         if out.shape[1] is not None and final_h is not None and out.shape[1] > final_h:
             return out
-    raise ValueError(
+    raise ConfigError(
         "dual_path: could not find a local feature map; set model.options.local_layer"
     )
 
@@ -260,17 +261,17 @@ def attention_model(model: keras.Model) -> keras.Model:
 
     attention_map: (B, h, w, 1) float32, the local path's softmax saliency
     over the stride-16 grid (sums to 1 per example); upsample it to overlay on
-    the image. Raises ValueError for models without attention pooling.
+    the image. Raises ModelFileError for models without attention pooling.
     """
     try:
         layer = model.get_layer("local_attention")
     except ValueError:
-        raise ValueError(
+        raise ModelFileError(
             "model has no 'local_attention' layer (not a dual_path model, or "
             "built with use_local_path/use_attention false)"
         ) from None
     outputs = layer.output
     if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-        raise ValueError("'local_attention' was not built with return_attention=True")
+        raise ModelFileError("'local_attention' was not built with return_attention=True")
     attention = keras.layers.Identity(name="attention_map", dtype="float32")(outputs[1])
     return keras.Model(model.input, [model.outputs[0], attention], name=f"{model.name}_attention")

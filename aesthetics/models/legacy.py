@@ -17,8 +17,11 @@ import keras
 import numpy as np
 
 
-class WeightsFormatError(ValueError):
-    pass
+from aesthetics.errors import ModelFileError
+
+
+class WeightsFormatError(ModelFileError):
+    """A Keras 2 HDF5 weights file that does not fit the model."""
 
 
 def _decode(names):

@@ -473,8 +473,6 @@ _REGISTRY = [
 DEGRADATIONS: dict[str, Degradation] = {d.name: d for d in _REGISTRY}
 DEGRADATION_NAMES: tuple[str, ...] = tuple(DEGRADATIONS)
 
-for _d in _REGISTRY:
-    assert len(_d.levels) == NUM_LEVELS, _d.name
 
 # (num_kinds, NUM_LEVELS + 1): column 0 (clean) repeats level 1 so that the
 # (discarded) computation for level 0 stays well defined.

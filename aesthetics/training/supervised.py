@@ -32,13 +32,9 @@ import numpy as np
 from aesthetics.config import Config
 from aesthetics.errors import DataError, InputNotFoundError
 from aesthetics.data.images import DecodeReport
-from aesthetics.data.labels import (
-    load_split,
-    read_labels,
-    resolve_images,
-    save_split,
-    split_table,
-)
+from aesthetics.data.files import resolve_images
+from aesthetics.data.labels import read_labels
+from aesthetics.data.splits import load_split, save_split, split_table
 from aesthetics.data.pipeline import (
     PipelineOptions,
     make_eval_dataset,
