@@ -1,4 +1,4 @@
-"""Typed configuration: dataclasses loaded from JSON files in `configs/`.
+"""The config dataclasses: one per section of a JSON config.
 
 A config has three sections, one dataclass each::
 
@@ -7,18 +7,21 @@ A config has three sections, one dataclass each::
 plus an optional fourth, "pretrain" (`PretrainConfig`), read only by
 `aesthetics pretrain` (self-supervised pretext pretraining).
 
-Every field has a default, so a JSON file only names what it changes. Unknown
-keys are an error (a typo must not silently fall back to a default).
-Command-line overrides use dotted paths: ``train.epochs_full=3``.
+Every field has a default, so a JSON file only names what it changes.
+Constructing a dataclass checks nothing; `aesthetics.config.load_config` and
+`config_from_dict` validate every value (`aesthetics.config.validation`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
+
+from aesthetics.errors import ConfigError
 
 
 @dataclass
@@ -183,6 +186,8 @@ class PretrainConfig:
 
 @dataclass
 class Config:
+    """A whole config: the four sections."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -192,10 +197,18 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Writes the config as strict JSON (no NaN / Infinity: a ConfigError
+        naming the key instead)."""
+        values = self.to_dict()
+        try:
+            text = json.dumps(values, indent=2, allow_nan=False)
+        except ValueError:
+            key = _first_non_finite(values)
+            raise ConfigError(f"{key or 'config'}: expected a finite number (the config is written as JSON)") from None
+        Path(path).write_text(text + "\n")
 
 
-_SECTIONS = {
+SECTIONS = {
     "data": DataConfig,
     "model": ModelConfig,
     "train": TrainConfig,
@@ -203,67 +216,13 @@ _SECTIONS = {
 }
 
 
-class ConfigError(ValueError):
-    pass
-
-
-def _section_from_dict(cls, values: dict, where: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(names)}"
-        )
-    return cls(**values)
-
-
-def config_from_dict(values: dict, where: str = "config") -> Config:
-    unknown = set(values) - set(_SECTIONS) - {"description"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {sorted(unknown)}")
-    return Config(
-        **{
-            name: _section_from_dict(cls, values.get(name, {}), f"{where}: {name}")
-            for name, cls in _SECTIONS.items()
-        }
-    )
-
-
-def load_config(path=None, overrides=()) -> Config:
-    """Load a JSON config (or the defaults when `path` is None) and apply
-    ``section.key=value`` overrides (values parsed as JSON, else kept as text)."""
-    values: dict = {}
-    where = "defaults"
-    if path is not None:
-        where = str(path)
-        try:
-            values = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from e
-    config = config_from_dict(values, where)
-    return apply_overrides(config, overrides)
-
-
-def parse_override_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_overrides(config: Config, overrides) -> Config:
-    values = config.to_dict()
-    for item in overrides or ():
-        if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected section.key=value")
-        key, text = item.split("=", 1)
-        parts = key.strip().split(".")
-        if len(parts) < 2 or parts[0] not in _SECTIONS:
-            raise ConfigError(
-                f"override {item!r}: key must start with one of {sorted(_SECTIONS)}"
-            )
-        target = values[parts[0]]
-        for part in parts[1:-1]:  # nested dicts such as model.options.x
-            target = target.setdefault(part, {})
-        target[parts[-1]] = parse_override_value(text)
-    return config_from_dict(values, "overrides")
+def _first_non_finite(value, key: str = "") -> str:
+    """The dotted key of the first NaN / infinite float in nested dicts and lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        found = _first_non_finite(v, f"{key}.{k}" if key and isinstance(k, str) else f"{key}[{k}]" if key else str(k))
+        if found:
+            return found
+    return ""
