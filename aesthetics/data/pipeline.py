@@ -1,10 +1,11 @@
 """tf.data pipelines: file paths (+ targets) -> batches of model-ready images.
 
     paths, targets
-      -> parallel decode (Pillow via tf.numpy_function; bad files filtered out
-         and recorded in a DecodeReport with path + reason)
-      -> resize in the graph (bilinear, antialiased; the same op the exported
-         SavedModel uses, so serving sees the same pixels)
+      -> parallel decode and resize (Pillow via tf.numpy_function, GIL
+         released; `aesthetics.data.resize.resize_photo`, the resize every
+         predict backend uses, so validation and serving see the same
+         pixels); bad files filtered out and recorded in a DecodeReport with
+         path + reason
       -> uint8 cache in memory (optional; later epochs skip decoding)
       -> training: seeded shuffle, random crop, horizontal flip (stateless ops
          fed by Dataset.random, so runs are reproducible and epochs differ)
@@ -29,6 +30,7 @@ from aesthetics.data.images import (
     load_image,
     load_image_legacy,
 )
+from aesthetics.data.resize import resize_photo
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -88,17 +90,19 @@ def resize_image(image, size: int):
 
     Bilinear with antialiasing: when shrinking big photos, plain bilinear
     aliases fine texture into noise, which is exactly what a quality model
-    must not be shown. The exported SavedModel calls this same function.
+    must not be shown. In-graph twin of `aesthetics.data.resize.resize_photo`
+    for the SavedModel's encoded-bytes signature (equal up to float rounding).
     """
     image = tf.cast(image, tf.float32)
     out = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
     return tf.clip_by_value(out, 0.0, 255.0)
 
 
-def _decoder(report: DecodeReport, options: PipelineOptions):
-    """Python side of the decode step: returns (image uint8, error text)."""
+def _decoder(report: DecodeReport, options: PipelineOptions, size: int):
+    """Python side of the decode step: returns (image uint8 (size, size, 3),
+    error text)."""
 
-    empty = np.zeros((1, 1, 3), np.uint8)
+    empty = np.zeros((size, size, 3), np.uint8)
 
     def decode(path_bytes):
         path = path_bytes.decode("utf-8")
@@ -106,7 +110,7 @@ def _decoder(report: DecodeReport, options: PipelineOptions):
             if options.legacy:
                 image = load_image_legacy(path, options.image_size)
             else:
-                image = load_image(path, max_pixels=options.max_pixels)
+                image = resize_photo(load_image(path, max_pixels=options.max_pixels), size)
             return image, b""
         except ImageDecodeError as e:
             report.add(path, str(e))
@@ -119,19 +123,15 @@ def _decoder(report: DecodeReport, options: PipelineOptions):
 
 
 def _decode_and_resize(path, size, report, options):
-    image, error = tf.numpy_function(
-        _decoder(report, options), [path], [tf.uint8, tf.string], stateful=False
-    )
-    image.set_shape([None, None, 3])
-    error.set_shape([])
-    ok = tf.equal(tf.strings.length(error), 0)
     if options.legacy:
-        resized = tf.cast(image, tf.float32)
-        resized.set_shape([options.image_size, options.image_size, 3])
-    else:
-        resized = resize_image(image, size)
-    # Round to uint8: 4x smaller cache, and what any 8-bit image pipeline sees.
-    return tf.cast(tf.round(resized), tf.uint8), ok
+        size = options.image_size  # idealo's loader resizes straight to the input
+    image, error = tf.numpy_function(
+        _decoder(report, options, size), [path], [tf.uint8, tf.string], stateful=False
+    )
+    # uint8 (rounded by resize_photo): 4x smaller cache, what any 8-bit pipeline sees
+    image.set_shape([size, size, 3])
+    error.set_shape([])
+    return image, tf.equal(tf.strings.length(error), 0)
 
 
 def _base_dataset(paths, extras, size, report, options, deterministic=True):

@@ -89,7 +89,8 @@ def _resize_description(recipe: Recipe) -> dict:
             else "whole image squashed to image_size x image_size (no crop)"
         ),
         "then": "clip to [0, 255], round half to even to integer (uint8) values",
-        "reference": "aesthetics.data.pipeline.resize_image",
+        "reference": "aesthetics.data.resize.resize_photo (serving_default: its in-graph "
+                     "twin aesthetics.data.pipeline.resize_image, equal up to float rounding)",
     }
 
 

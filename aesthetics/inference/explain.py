@@ -204,13 +204,9 @@ def _model_input(photo: np.ndarray, path, recipe) -> np.ndarray:
         from aesthetics.data.images import load_image_legacy
 
         return load_image_legacy(path, size).astype(np.float32)
-    from aesthetics.data.pipeline import resize_image
+    from aesthetics.data.resize import prepare_photo
 
-    side = recipe.input_side
-    # the pipeline resizes the decoded uint8 image and rounds back to uint8
-    image = np.rint(np.asarray(resize_image(photo, side))).astype(np.float32)
-    off = (side - size) // 2
-    return image[off : off + size, off : off + size]
+    return prepare_photo(photo, recipe).astype(np.float32)
 
 
 def _seen_region(photo: np.ndarray, recipe) -> np.ndarray:

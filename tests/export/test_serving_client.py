@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 from deploy_helpers import ROOT, export_path, generated_images, real_photos, trained_run
 
-TOL = 1e-4  # same pixels as predict; float summation order only
+# The served bytes signature resizes in the graph with TF's op, predict with
+# Pillow (the resize every predict backend shares): up to 12 of 12,288 values
+# differ by one level, which this hypersensitive random 64x64 model turns into
+# up to ~0.01 of mean score (see BYTES_PATH_TOL in test_export.py).
+TOL = 0.02
 
 
 def _load_client():
