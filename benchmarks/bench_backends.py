@@ -240,7 +240,9 @@ def main(argv=None) -> int:
         return np.concatenate([fn(pixels[i:i + 32]) for i in range(0, len(pixels), 32)])
 
     onnx_dist, tfl_dist, tflq_dist = batched(onnx), batched(tfl), batched(tflq)
-    numpy_pixels = np.stack([load_for_model(f, 224) for f in files])
+    from aesthetics.models import recipe_of
+
+    numpy_pixels = np.stack([load_for_model(f, recipe_of(model)) for f in files])
     onnx_numpy_mean = np.concatenate([onnx(numpy_pixels[i:i + 32]) for i in range(0, len(files), 32)]) @ bins
     jpg = np.array([n.lower().endswith(".jpg") for n in names])
     pixel_diff = np.abs(numpy_pixels - pixels)

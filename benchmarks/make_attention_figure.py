@@ -66,15 +66,16 @@ def main(argv=None):
     from aesthetics.data.labels import map_score_range
     from aesthetics.inference.explain import _shrink, explain_maps, overlay
     from aesthetics.inference.loading import load_model
-    from aesthetics.data.pipeline import resize_image
-    from aesthetics.inference.scoring import model_image_size
+    from aesthetics.data.resize import prepare_photo
+    from aesthetics.models import recipe_of
 
     if args.model:
         model_path, metrics = args.model, None
     else:
         model_path, metrics = best_attention_run(args.runs)
     model = load_model(model_path)
-    size = model_image_size(model)
+    recipe = recipe_of(model)
+    size = recipe.image_size
     print(f"model: {model_path} (input {size} px"
           + (f", val SRCC {metrics['srcc']:.3f})" if metrics else ")"))
 
@@ -85,7 +86,7 @@ def main(argv=None):
     rows = val.iloc[[int(round(q * (len(val) - 1))) for q in picks]]
 
     photos = [load_image(f) for f in rows["filepath"]]
-    inputs = np.stack([np.rint(np.asarray(resize_image(ph, size))) for ph in photos]).astype("float32")
+    inputs = np.stack([prepare_photo(ph, recipe) for ph in photos]).astype("float32")
     dist = np.asarray(model(inputs, training=False), np.float64)
     pred = dist @ np.arange(1, dist.shape[1] + 1)
     maps = explain_maps(model, inputs, method="attention")

@@ -43,7 +43,7 @@ BACKBONES = {
 _ALIASES = {k.replace("_", ""): k for k in BACKBONES}
 
 
-from aesthetics.errors import ConfigError, WeightsUnavailableError  # noqa: E402,F401
+from aesthetics.errors import ConfigError, InputNotFoundError, WeightsUnavailableError  # noqa: E402,F401
 
 
 def canonical_backbone_name(name: str) -> str:
@@ -89,10 +89,15 @@ def build_backbone(
         kwargs["include_preprocessing"] = True
 
     local_file = None
+    if weights == "bundled":
+        raise WeightsUnavailableError(
+            "model.backbone_weights: 'bundled' (the shipped model's backbone) is not available "
+            "in this installation; pass 'imagenet' or a local weights file"
+        )
     if weights not in (None, "imagenet"):
         local_file = Path(weights).expanduser()
         if not local_file.is_file():
-            raise FileNotFoundError(f"backbone weights file not found: {local_file}")
+            raise InputNotFoundError(f"model.backbone_weights: file not found: {local_file}")
         weights = None
 
     try:
