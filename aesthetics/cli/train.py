@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from aesthetics.constants import LABEL_FORMATS
 from aesthetics.cli.common import add_run_arguments, load_run_config, require_path, run_overrides
 
 
@@ -18,7 +19,7 @@ def register(sub, parents=()):
     )
     p.add_argument("--images", help="image folder (overrides data.images)")
     p.add_argument("--labels", help="label file: AVA.txt, idealo JSON, MOS CSV, TID2013 (data.labels)")
-    p.add_argument("--label-format", help="auto (default), ava, idealo_json, mos_csv, tid2013")
+    p.add_argument("--label-format", choices=("auto",) + LABEL_FORMATS, help="label file format (default: auto)")
     p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
                    help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
     p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids")
