@@ -42,8 +42,14 @@ class AdaptiveFusion(keras.layers.Layer):
         self.epsilon = float(epsilon)
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
-            raise ValueError("AdaptiveFusion expects two inputs: [content, style]")
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != 2
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
+            raise ValueError(
+                f"AdaptiveFusion expects two inputs: [content, style], got shape {input_shape}"
+            )
         content_shape, style_shape = (tuple(s) for s in input_shape)
         if len(content_shape) not in (2, 4):
             raise ValueError(

@@ -22,7 +22,8 @@ class SpatialAttention(keras.layers.Layer):
 
     Args:
         hidden_units: width of the hidden 1x1 conv; None -> max(1, C // 2).
-        activation: activation of the hidden conv (a Keras activation name).
+        activation: activation of the hidden conv: a Keras activation name or
+            a registered activation function (stored by name in the config).
         return_attention: also return the attention map.
         zero_init: zero-initialise the kernel and bias of the logits conv
             (start as global average pooling); False: Glorot-uniform kernel.
@@ -45,7 +46,7 @@ class SpatialAttention(keras.layers.Layer):
         if hidden_units is not None and int(hidden_units) < 1:
             raise ValueError(f"hidden_units must be >= 1, got {hidden_units}")
         self.hidden_units = None if hidden_units is None else int(hidden_units)
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         self.return_attention = bool(return_attention)
         self.zero_init = bool(zero_init)
 
@@ -84,20 +85,29 @@ class SpatialAttention(keras.layers.Layer):
             return [pooled, attention]
         return pooled
 
-    def compute_output_spec(self, inputs):
-        shape = tuple(inputs.shape)
-        pooled = keras.KerasTensor((shape[0], shape[-1]), dtype=self.compute_dtype)
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        pooled = (shape[0], shape[-1])
         if not self.return_attention:
             return pooled
-        attention = keras.KerasTensor(shape[:-1] + (1,), dtype="float32")
-        return [pooled, attention]
+        return [pooled, shape[:-1] + (1,)]
+
+    def compute_output_spec(self, inputs):
+        # not the default: the attention map is float32 under any policy
+        shapes = self.compute_output_shape(inputs.shape)
+        if not self.return_attention:
+            return keras.KerasTensor(shapes, dtype=self.compute_dtype)
+        return [
+            keras.KerasTensor(shapes[0], dtype=self.compute_dtype),
+            keras.KerasTensor(shapes[1], dtype="float32"),
+        ]
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "hidden_units": self.hidden_units,
-                "activation": self.activation,
+                "activation": keras.activations.serialize(self.activation),
                 "return_attention": self.return_attention,
                 "zero_init": self.zero_init,
             }

@@ -1,4 +1,5 @@
-"""Dual-path model (issue #4): its layers, ablations, training and export."""
+"""Dual-path model (issue #4): ablations, the local-layer table, training and
+export. Its layers are tested in tests/layers/."""
 
 import keras
 import numpy as np
@@ -6,18 +7,18 @@ import pytest
 import tensorflow as tf
 
 from aesthetics.config import ModelConfig
-from aesthetics.layers import AdaptiveFusion, NonLocalBlock, SpatialAttention
 from aesthetics.losses.distribution import LOSSES, get_loss
 from aesthetics.models import build_model
-from aesthetics.models.backbones import build_backbone
+from aesthetics.models.backbones import BACKBONES, build_backbone
 from aesthetics.models.dual_path import (
     LOCAL_LAYERS,
     _fallback_local_tensor,
+    _local_tensor,
     attention_model,
     build_dual_path,
     resolve_options,
 )
-from harness import check_layer, check_model
+from harness import check_model
 
 SIZE = 64
 TINY = dict(model="dual_path", backbone="mobilenet", alpha=0.25, backbone_weights=None)
@@ -36,145 +37,6 @@ def _randomize(layer, seed=0, scale=0.5):
     layer.set_weights(
         [rng.normal(0, scale, w.shape).astype("float32") for w in layer.get_weights()]
     )
-
-
-# ---------------------------------------------------------------- layers
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [{}, {"use_bn": True, "subsample": False, "inter_channels": 3, "scale": False}],
-)
-def test_non_local_through_harness(kwargs):
-    check_layer(lambda: NonLocalBlock(**kwargs), [(2, 5, 6, 8)], (2, 5, 6, 8), atol=1e-5)
-
-
-@pytest.mark.parametrize("content", [(2, 4, 5, 8), (2, 8)])
-def test_adaptive_fusion_through_harness(content):
-    check_layer(lambda: AdaptiveFusion(), [content, (2, 6)], content, atol=1e-5)
-
-
-def test_spatial_attention_through_harness():
-    check_layer(lambda: SpatialAttention(zero_init=False), [(2, 4, 5, 8)], (2, 8), atol=1e-5)
-    check_layer(
-        lambda: SpatialAttention(hidden_units=3, return_attention=True, zero_init=False),
-        [(2, 4, 5, 8)],
-        [(2, 8), (2, 4, 5, 1)],
-        atol=1e-5,
-    )
-
-
-@pytest.mark.parametrize("use_bn", [False, True])
-def test_non_local_is_identity_at_init(use_bn):
-    x = np.random.default_rng(0).normal(size=(2, 5, 6, 8)).astype("float32")
-    layer = NonLocalBlock(use_bn=use_bn)
-    np.testing.assert_allclose(layer(x), x, atol=1e-6)
-    np.testing.assert_allclose(layer(x, training=True), x, atol=1e-6)
-
-
-def _np_non_local(x, layer, subsample):
-    wt, bt = layer.theta.get_weights()
-    wp, bp = layer.phi.get_weights()
-    wg, bg = layer.g.get_weights()
-    ww, bw = layer.w.get_weights()
-    theta = x @ wt[0, 0] + bt
-    phi = x @ wp[0, 0] + bp
-    g = x @ wg[0, 0] + bg
-    if subsample:  # 2x2 max pool, even sizes
-        b, h, w, c = phi.shape
-        phi = phi.reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
-        g = g.reshape(b, h // 2, 2, w // 2, 2, c).max((2, 4))
-    b, h, w, _ = x.shape
-    ci = theta.shape[-1]
-    theta, phi, g = (t.reshape(b, -1, ci) for t in (theta, phi, g))
-    logits = theta @ phi.transpose(0, 2, 1) / np.sqrt(ci)
-    a = np.exp(logits - logits.max(-1, keepdims=True))
-    a /= a.sum(-1, keepdims=True)
-    y = (a @ g).reshape(b, h, w, ci)
-    return x + y @ ww[0, 0] + bw
-
-
-@pytest.mark.parametrize("subsample", [False, True])
-def test_non_local_matches_numpy(subsample):
-    x = np.random.default_rng(1).normal(size=(2, 4, 6, 8)).astype("float32")
-    layer = NonLocalBlock(inter_channels=4, subsample=subsample)
-    layer(x)
-    _randomize(layer)
-    np.testing.assert_allclose(layer(x), _np_non_local(x, layer, subsample), atol=1e-4)
-
-
-def test_non_local_unknown_spatial_dims():
-    inputs = keras.Input((None, None, 8))
-    model = keras.Model(inputs, NonLocalBlock()(inputs))
-    _randomize(model.layers[-1])
-    for shape in [(3, 5, 7, 8), (1, 2, 2, 8), (2, 1, 1, 8)]:
-        x = np.random.default_rng(0).normal(size=shape).astype("float32")
-        out = np.asarray(model(x))
-        assert out.shape == shape and np.all(np.isfinite(out))
-
-
-def test_non_local_attention_in_float32_under_mixed_precision():
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    layer = NonLocalBlock()
-    x = np.random.default_rng(0).normal(size=(2, 4, 4, 8)).astype("float32")
-    out = layer(x)
-    assert out.dtype == "bfloat16"
-    assert layer.theta.compute_dtype == "bfloat16" and layer.theta.kernel.dtype == "float32"
-
-
-def _instance_norm(x, eps=1e-5):
-    mu = x.mean((1, 2), keepdims=True)
-    var = x.var((1, 2), keepdims=True)
-    return (x - mu) / np.sqrt(var + eps)
-
-
-def test_adaptive_fusion_at_init_is_instance_norm():
-    rng = np.random.default_rng(0)
-    x = rng.normal(2.0, 3.0, (2, 4, 5, 8)).astype("float32")
-    s = rng.normal(size=(2, 6)).astype("float32")
-    np.testing.assert_allclose(AdaptiveFusion()([x, s]), _instance_norm(x), atol=1e-4)
-    v = rng.normal(size=(2, 8)).astype("float32")
-    np.testing.assert_allclose(AdaptiveFusion()([v, s]), v, atol=1e-6)
-
-
-def test_adaptive_fusion_formula():
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(2, 3, 3, 8)).astype("float32")
-    v = rng.normal(size=(2, 8)).astype("float32")
-    s = rng.normal(size=(2, 6)).astype("float32")
-    for content in (x, v):
-        layer = AdaptiveFusion()
-        layer([content, s])
-        _randomize(layer, seed=2)
-        wg, bg = layer.gamma.get_weights()
-        wb, bb = layer.beta.get_weights()
-        gamma, beta = s @ wg + bg, s @ wb + bb
-        if content.ndim == 4:
-            ref = (1 + gamma[:, None, None]) * _instance_norm(content) + beta[:, None, None]
-        else:
-            ref = (1 + gamma) * content + beta
-        np.testing.assert_allclose(layer([content, s]), ref, atol=1e-4)
-
-
-def test_spatial_attention_map_sums_to_one():
-    x = np.random.default_rng(0).normal(size=(3, 4, 5, 8)).astype("float32")
-    layer = SpatialAttention(return_attention=True, zero_init=False)
-    pooled, attention = (np.asarray(t) for t in layer(x))
-    assert attention.shape == (3, 4, 5, 1) and attention.dtype == np.float32
-    np.testing.assert_allclose(attention.sum((1, 2, 3)), 1.0, atol=1e-5)
-    assert attention.std() > 0  # not uniform with random weights
-    np.testing.assert_allclose(pooled, (attention * x).sum((1, 2)), atol=1e-5)
-
-
-def test_spatial_attention_with_constant_logits_is_average_pooling():
-    x = np.random.default_rng(0).normal(size=(2, 4, 5, 8)).astype("float32")
-    layer = SpatialAttention(return_attention=True)  # zero-init logits conv
-    layer(x)
-    kernel, _ = layer.logits.get_weights()
-    layer.logits.set_weights([kernel, np.array([3.0], "float32")])  # logits == 3 everywhere
-    pooled, attention = layer(x)
-    np.testing.assert_allclose(attention, 1 / 20, atol=1e-7)
-    np.testing.assert_allclose(pooled, x.mean((1, 2)), atol=1e-6)
 
 
 # ---------------------------------------------------------------- model
@@ -242,6 +104,32 @@ def test_local_layer_table_for_mobilenet_v2():
     model = build_dual_path(cfg, image_size=SIZE)
     local, deep = model.get_layer("backbone").outputs
     assert local.shape[1] == 2 * deep.shape[1] == 4
+
+
+# Every entry of LOCAL_LAYERS, built with random weights at TABLE_SIZE px (the
+# Inception/Xception family needs >= 75 px; the build cost does not depend on
+# the size). Same-padding backbones give TABLE_SIZE / 16 = 6 at stride 16;
+# the Inception stems use "valid" padding: 96 -> 47 -> 45 -> 22 -> 20 -> 9 -> 4
+# (at 299 px the same arithmetic gives their documented 17x17 grid).
+TABLE_SIZE = 96
+STRIDE16_SIZE = {"inception_v3": 4, "inception_resnet_v2": 4}
+
+
+@pytest.mark.parametrize("name", sorted(LOCAL_LAYERS))
+def test_local_layer_table_entry_has_stride_16(name):
+    alpha = 0.25 if BACKBONES[name].accepts_alpha else 1.0
+    backbone = build_backbone(name, (TABLE_SIZE, TABLE_SIZE, 3), weights=None, alpha=alpha)
+    layer_name, _, which = LOCAL_LAYERS[name].partition(":")
+    assert which in ("", "input")
+    layer = backbone.get_layer(layer_name)  # raises if the table names no layer
+    local = layer.input if which == "input" else layer.output
+    assert len(local.shape) == 4
+    side = STRIDE16_SIZE.get(name, TABLE_SIZE // 16)
+    assert tuple(local.shape[1:3]) == (side, side), f"{LOCAL_LAYERS[name]}: {local.shape}"
+    final = backbone.output.shape[1]
+    assert final < side  # the local map comes before the final stride-2 stage
+    # the model builder picks the same tensor
+    assert tuple(_local_tensor(backbone, name).shape) == tuple(local.shape)
 
 
 def test_attention_model():
