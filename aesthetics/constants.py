@@ -15,6 +15,11 @@ NUM_BINS = 10
 #   resize       squash the whole photo to image_size x image_size (NIMA);
 #   center_crop  resize to resize_to x resize_to, then crop the centre.
 RESIZE_POLICIES = ("resize", "center_crop")
+#   native       the whole photo at its own size (fully convolutional models),
+#                only shrunk when its long side exceeds the recipe's max_side.
+RECIPE_RESIZE_POLICIES = RESIZE_POLICIES + ("native",)
+NATIVE_MAX_SIDE = 1024
+NATIVE_MIN_SIDE = 32  # below this, a photo is enlarged (the backbone needs 32 px)
 # NIMA's training resize: 256 px, random 224 crops.
 NIMA_RESIZE_TO = 256
 NIMA_IMAGE_SIZE = 224

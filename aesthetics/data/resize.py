@@ -18,23 +18,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from aesthetics.constants import NATIVE_MIN_SIDE
 
-def resize_photo(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) uint8, the whole photo squashed."""
+
+def _resample(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) -> (height, width, 3) uint8 through Pillow's float mode."""
     from PIL import Image
 
-    if image.shape[0] == size and image.shape[1] == size:
-        return np.ascontiguousarray(image, dtype=np.uint8)
     channels = [
         np.asarray(
             Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F").resize(
-                (size, size), Image.BILINEAR, reducing_gap=None
+                (width, height), Image.BILINEAR, reducing_gap=None
             )
         )
         for c in range(3)
     ]
-    out = np.stack(channels, axis=-1)
-    return np.rint(np.clip(out, 0.0, 255.0)).astype(np.uint8)
+    return np.rint(np.clip(np.stack(channels, axis=-1), 0.0, 255.0)).astype(np.uint8)
+
+
+def resize_photo(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8, the whole photo squashed."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return np.ascontiguousarray(image, dtype=np.uint8)
+    return _resample(image, size, size)
 
 
 def center_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -43,7 +49,23 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[off : off + size, off : off + size]
 
 
+def fit_photo(image: np.ndarray, max_side: int, min_side: int = NATIVE_MIN_SIDE) -> np.ndarray:
+    """The photo at its own aspect ratio, shrunk so its long side is at most
+    `max_side` (enlarged if its short side is under `min_side`); unchanged,
+    pixel for pixel, when it already fits."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if min(h, w) * scale < min_side:
+        scale = min_side / min(h, w)
+    if scale == 1.0:
+        return np.ascontiguousarray(image, dtype=np.uint8)
+    return _resample(image, max(1, round(w * scale)), max(1, round(h * scale)))
+
+
 def prepare_photo(image: np.ndarray, recipe) -> np.ndarray:
-    """A decoded photo as a model with `recipe` takes it: (S, S, 3) uint8,
-    resized (and centre-cropped for "center_crop" recipes)."""
+    """A decoded photo as a model with `recipe` takes it, uint8: (S, S, 3)
+    resized (and centre-cropped for "center_crop" recipes), or for "native"
+    recipes the photo itself (shrunk to the recipe's `max_side`)."""
+    if recipe.native:
+        return fit_photo(image, recipe.max_side)
     return center_crop(resize_photo(image, recipe.input_side), recipe.image_size)

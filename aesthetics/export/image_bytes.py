@@ -129,3 +129,25 @@ def bytes_to_model_input(image_bytes, recipe):
     )
 
 
+def native_model_input(data, recipe):
+    """One encoded image -> float32 (h, w, 3) for a native-resolution recipe:
+    the photo at its own size, shrunk to `recipe.max_side` (enlarged to 32 px
+    on the short side), like `aesthetics.data.resize.fit_photo`."""
+    import tensorflow as tf
+
+    from aesthetics.constants import NATIVE_MIN_SIDE
+
+    image = decode_image_bytes(data)
+    hw = tf.cast(tf.shape(image)[:2], tf.float64)
+    one = tf.constant(1.0, tf.float64)
+    scale = tf.minimum(one, float(recipe.max_side) / tf.reduce_max(hw))
+    scale = tf.maximum(scale, float(NATIVE_MIN_SIDE) / tf.reduce_min(hw))
+    size = tf.cast(tf.maximum(one, tf.round(hw * scale)), tf.int32)
+
+    def resized():
+        out = tf.image.resize(tf.cast(image, tf.float32), size, method="bilinear", antialias=True)
+        return tf.round(tf.clip_by_value(out, 0.0, 255.0))
+
+    return tf.cond(tf.equal(scale, one), lambda: tf.cast(image, tf.float32), resized)
+
+

@@ -79,6 +79,16 @@ def output_names(scalar: bool) -> list:
 
 def _resize_description(recipe: Recipe) -> dict:
     center = recipe.resize == "center_crop"
+    if recipe.native:
+        return {
+            "policy": "native",
+            "method": "bilinear",
+            "antialias": True,
+            "aspect": f"the photo at its own size and aspect; shrunk only when its long side "
+                      f"exceeds {recipe.max_side} px (enlarged if its short side is under 32 px)",
+            "then": "clip to [0, 255], round half to even to integer (uint8) values",
+            "reference": "aesthetics.data.resize.fit_photo",
+        }
     return {
         "policy": recipe.resize,
         "method": "bilinear",
@@ -104,7 +114,7 @@ def build_metadata(model, fmt: str, artefact, model_path=None, quantize=None) ->
     from aesthetics.models.scorer import recipe_of
 
     recipe = recipe_of(model)
-    size = recipe.image_size
+    size = recipe.input_shape[0]  # None: any size (native-resolution recipes)
     width, scalar = model_outputs(model)
     model_config = getattr(model, "model_config", None)
     info = getattr(model, "info", None) or {}

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Optional
 
 from aesthetics.errors import ExportError
-from aesthetics.export.image_bytes import bytes_to_model_input, score_outputs
+from aesthetics.export.image_bytes import bytes_to_model_input, native_model_input, score_outputs
 from aesthetics.export.metadata import (
     BYTES_INPUT, DEFAULT_SIGNATURE, FILE_INPUT, FORMATS, IMAGES_INPUT, IMAGES_SIGNATURE,
     ONNX_OPSET, QUANTIZE_MODES, build_metadata, metadata_path, model_outputs,
@@ -116,14 +116,26 @@ def export_savedmodel(model, output, recipe) -> None:
     import keras
     import tensorflow as tf
 
-    _, scalar = model_outputs(model)
-    size = recipe.image_size
+    width, scalar = model_outputs(model)
+    size = recipe.input_shape[0]  # None for native-resolution recipes
     archive = keras.export.ExportArchive()
     archive.track(model)
 
     def serve_bytes(image_bytes):
-        images = bytes_to_model_input(image_bytes, recipe)
-        return score_outputs(model(images, training=False), scalar)
+        if not recipe.native:
+            images = bytes_to_model_input(image_bytes, recipe)
+            return score_outputs(model(images, training=False), scalar)
+
+        # photos keep their own sizes: one model call per image
+        def one(data):
+            out = score_outputs(model(native_model_input(data, recipe)[None], training=False), scalar)
+            return {k: v[0] for k, v in out.items()}
+
+        spec = {"mean_score": tf.TensorSpec([], tf.float32)}
+        if not scalar:
+            spec.update(std_score=tf.TensorSpec([], tf.float32),
+                        distribution=tf.TensorSpec([width], tf.float32))
+        return tf.map_fn(one, image_bytes, fn_output_signature=spec)
 
     def serve_images(images):
         return score_outputs(model(images, training=False), scalar)
@@ -233,7 +245,7 @@ def export_model(
             "models with idealo's legacy preprocessing (nearest resize, no EXIF rotation) "
             "cannot be exported: the exported graphs resize like `predict`"
         )
-    size = recipe.image_size
+    size = recipe.input_shape[0]  # None: any size (native-resolution recipes)
     metadata = build_metadata(model, fmt, output, model_path=model_path, quantize=quantize)
     metadata["trained_dtype_policy"] = trained_policy or "float32"
     if fmt == "onnx":

@@ -134,6 +134,8 @@ def score_files_numpy(
         if error is not None:
             failures[str(paths[i])] = error
             continue
+        if batch and image.shape != batch[0].shape:
+            flush()  # native-resolution recipes: a batch holds photos of one size
         batch.append(image)
         index.append(i)
         if len(batch) == batch_size:
@@ -200,6 +202,19 @@ class OnnxScorer:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.session.run([self.output_name], {self.input_name: images.astype(np.float32)})[0]
         return out.reshape(len(images), -1)
+
+
+class KerasScorer:
+    """A Keras model behind the numpy scoring path (native-resolution
+    recipes, whose photos keep their own sizes)."""
+
+    def __init__(self, model, recipe: Recipe):
+        self.model = model
+        self.recipe = recipe
+        self.image_size = recipe.image_size
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(images), np.float32).reshape(len(images), -1)
 
 
 def _side(shape):

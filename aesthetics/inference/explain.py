@@ -286,6 +286,8 @@ def explain_records(
             log.warning("no explanation for %s: %s", rec["path"], e)
             continue
         model_input = _model_input(photo, rec["path"], recipe)
+        if pending and model_input.shape != pending[0][2].shape:
+            flush()  # native-resolution recipes: one batch per photo size
         pending.append((rec, _shrink(_seen_region(photo, recipe), max_side), model_input))
         if len(pending) >= batch_size:
             flush()

@@ -72,6 +72,11 @@ def score_files(
     recipe = recipe or recipe_of(model)
     if legacy is not None:
         recipe = dataclasses.replace(recipe, legacy=bool(legacy))
+    if recipe.native:  # photos keep their own sizes: the shape-grouping numpy path
+        from aesthetics.inference.backends import KerasScorer, score_files_numpy
+
+        return score_files_numpy(KerasScorer(model, recipe), paths, batch_size=batch_size,
+                                 max_pixels=max_pixels)
     options = PipelineOptions.from_recipe(
         recipe,
         cache=False,  # a folder of photos is read once; caching only costs memory

@@ -3,5 +3,6 @@ for `.keras` deserialisation."""
 
 from aesthetics.layers.preprocess import BackbonePreprocess  # noqa: F401
 from aesthetics.layers.adaptive_fusion import AdaptiveFusion  # noqa: F401
+from aesthetics.layers.mean_std_pooling import MeanStdPooling  # noqa: F401
 from aesthetics.layers.non_local import NonLocalBlock  # noqa: F401
 from aesthetics.layers.spatial_attention import SpatialAttention  # noqa: F401

@@ -1,13 +1,51 @@
-"""NIMA (Talebi & Milanfar 2018): ImageNet backbone + 10-bin softmax score head."""
+"""NIMA (Talebi & Milanfar 2018): ImageNet backbone + 10-bin softmax score head.
+
+Options (``"model": {"model": "nima", "options": {...}}``), all optional:
+
+    pooling ("avg")        "avg": global average pooling (NIMA); "mean_std":
+                           mean and standard deviation over positions
+                           (`MeanStdPooling`), which keeps how features vary
+                           across the photo.
+    pool_layers ([])       extra backbone layers whose maps are pooled the
+                           same way and concatenated (e.g. ["conv_pw_11_relu"],
+                           MobileNet's stride-16 map).
+    feature_norm (false)   a `Normalization` layer ("feature_norm") on the
+                           pooled features before the head; its statistics
+                           are set by whoever trains the head on frozen
+                           features (they are saved with the model).
+"""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import keras
 
 from aesthetics.config import ModelConfig
+from aesthetics.errors import ConfigError
+from aesthetics.layers.mean_std_pooling import MeanStdPooling
 from aesthetics.layers.preprocess import BackbonePreprocess
 from aesthetics.models.backbones import backbone_preprocess_mode, build_backbone
 from aesthetics.models.registry import register_model
+
+DEFAULT_OPTIONS = {"pooling": "avg", "pool_layers": [], "feature_norm": False}
+POOLINGS = ("avg", "mean_std")
+
+
+def resolve_options(options: Optional[dict]) -> dict:
+    options = dict(options or {})
+    unknown = set(options) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise ConfigError(f"model.options: unknown nima option(s) {sorted(unknown)}; valid: {sorted(DEFAULT_OPTIONS)}")
+    resolved = {**DEFAULT_OPTIONS, **options}
+    if resolved["pooling"] not in POOLINGS:
+        raise ConfigError(f"model.options.pooling: expected one of {list(POOLINGS)}, got {resolved['pooling']!r}")
+    layers = resolved["pool_layers"]
+    if not isinstance(layers, list) or not all(isinstance(n, str) and n for n in layers):
+        raise ConfigError(f"model.options.pool_layers: expected a list of layer names, got {layers!r}")
+    if not isinstance(resolved["feature_norm"], bool):
+        raise ConfigError(f"model.options.feature_norm: expected true/false, got {resolved['feature_norm']!r}")
+    return resolved
 
 
 def score_head(features, num_bins: int, dropout: float):
@@ -19,19 +57,34 @@ def score_head(features, num_bins: int, dropout: float):
     )(x)
 
 
-def image_input(image_size: int):
-    # RGB in [0, 255]; preprocessing happens inside the model.
+def image_input(image_size: Optional[int]):
+    # RGB in [0, 255]; preprocessing happens inside the model. None: any size.
     return keras.Input((image_size, image_size, 3), name="image", dtype="float32")
 
 
-@register_model("nima")
-def build_nima(config: ModelConfig, image_size: int = 224) -> keras.Model:
-    """Builds NIMA.
+def _feature_backbone(backbone: keras.Model, pool_layers) -> keras.Model:
+    """The backbone with the extra pooled maps as outputs (final map last)."""
+    if not pool_layers:
+        return backbone
+    maps = []
+    for name in pool_layers:
+        try:
+            maps.append(backbone.get_layer(name).output)
+        except ValueError:
+            raise ConfigError(f"model.options.pool_layers: the backbone has no layer {name!r}") from None
+    return keras.Model(backbone.inputs, [*maps, backbone.outputs[0]], name="backbone")
 
-    Input: (batch, image_size, image_size, 3) float32 RGB in [0, 255].
+
+@register_model("nima")
+def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Model:
+    """Builds NIMA (see the module docstring for the options).
+
+    Input: (batch, image_size, image_size, 3) float32 RGB in [0, 255]
+    (image_size None: any size, for native-resolution recipes).
     Output: (batch, num_bins) float32 probabilities over scores 1..num_bins.
     Layers named "backbone" (frozen in training phase 1) and "scores" (head).
     """
+    opts = resolve_options(config.options)
     inputs = image_input(image_size)
     x = BackbonePreprocess(backbone_preprocess_mode(config.backbone), name="preprocess")(
         inputs
@@ -42,7 +95,17 @@ def build_nima(config: ModelConfig, image_size: int = 224) -> keras.Model:
         weights=config.backbone_weights,
         alpha=config.alpha,
     )
-    features = backbone(x)
-    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
-    outputs = score_head(pooled, config.num_bins, config.dropout)
+    backbone = _feature_backbone(backbone, opts["pool_layers"])
+    maps = backbone(x)
+    maps = list(maps) if isinstance(maps, (list, tuple)) else [maps]
+    if opts["pooling"] == "mean_std":
+        pooled = [MeanStdPooling(name=f"pool_{i}" if i < len(maps) - 1 else "pool")(m)
+                  for i, m in enumerate(maps)]
+    else:
+        pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{i}" if i < len(maps) - 1 else "pool")(m)
+                  for i, m in enumerate(maps)]
+    features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="pooled")(pooled)
+    if opts["feature_norm"]:
+        features = keras.layers.Normalization(name="feature_norm")(features)
+    outputs = score_head(features, config.num_bins, config.dropout)
     return keras.Model(inputs, outputs, name="nima")

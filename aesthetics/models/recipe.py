@@ -15,7 +15,14 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from aesthetics.constants import NIMA_IMAGE_SIZE, NIMA_RESIZE_TO, NUM_BINS, RESIZE_POLICIES
+from aesthetics.constants import (
+    NATIVE_MAX_SIDE,
+    NATIVE_MIN_SIDE,
+    NIMA_IMAGE_SIZE,
+    NIMA_RESIZE_TO,
+    NUM_BINS,
+    RECIPE_RESIZE_POLICIES,
+)
 from aesthetics.errors import ModelFileError
 
 OUTPUT_KINDS = ("distribution", "score")
@@ -29,11 +36,16 @@ MAX_BINS = 1000
 class Recipe:
     """How to feed and read a scoring model.
 
-    image_size: side of the square model input (pixels).
-    resize: a `RESIZE_POLICIES` name: "resize" squashes the whole photo to
-        image_size^2 (NIMA); "center_crop" resizes to resize_to^2 and crops
-        the centre image_size^2.
+    image_size: side of the square model input (pixels); for "native" the
+        side the model was designed around (unused when preparing photos).
+    resize: a `RECIPE_RESIZE_POLICIES` name: "resize" squashes the whole
+        photo to image_size^2 (NIMA); "center_crop" resizes to resize_to^2
+        and crops the centre image_size^2; "native" keeps the photo's own
+        size and aspect (a model with input (None, None, 3)), shrinking it
+        only when its long side exceeds `max_side` (and enlarging photos
+        whose short side is under 32 px).
     resize_to: intermediate side for "center_crop" (and the training crops).
+    max_side: long-side cap of "native" (bounds the compute per photo).
     legacy: idealo NIMA preprocessing (nearest resize straight to
         image_size, no EXIF rotation) for their published weights.
     output: "distribution" (B, num_bins) probabilities over scores
@@ -49,6 +61,7 @@ class Recipe:
     resize: str = "resize"
     resize_to: int = NIMA_RESIZE_TO
     legacy: bool = False
+    max_side: int = NATIVE_MAX_SIDE
     output: str = "distribution"
     num_bins: int = NUM_BINS
     score_range: Optional[tuple] = None
@@ -59,9 +72,21 @@ class Recipe:
             raise ModelFileError("invalid model recipe: " + "; ".join(problems))
 
     @property
-    def input_side(self) -> int:
-        """Side the photo is resized to before any crop."""
+    def native(self) -> bool:
+        return self.resize == "native" and not self.legacy
+
+    @property
+    def input_side(self) -> Optional[int]:
+        """Side the photo is resized to before any crop (None for native)."""
+        if self.native:
+            return None
         return self.resize_to if self.resize == "center_crop" and not self.legacy else self.image_size
+
+    @property
+    def input_shape(self) -> tuple:
+        """The model's input shape without the batch: (S, S, 3) or (None, None, 3)."""
+        side = None if self.native else self.image_size
+        return (side, side, 3)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -108,6 +133,8 @@ class Recipe:
         if self.resize == "center_crop":
             return (f"resize to {self.resize_to}x{self.resize_to}, centre crop "
                     f"{self.image_size}x{self.image_size}")
+        if self.resize == "native":
+            return f"whole photo at native resolution (long side at most {self.max_side} px)"
         return f"whole photo resized to {self.image_size}x{self.image_size}"
 
 
@@ -119,8 +146,10 @@ def _problems(r: Recipe) -> list:
     out = []
     if not _is_int(r.image_size) or not 8 <= r.image_size <= MAX_IMAGE_SIDE:
         out.append(f"image_size must be an integer in [8, {MAX_IMAGE_SIDE}], got {r.image_size!r}")
-    if r.resize not in RESIZE_POLICIES:
-        out.append(f"resize must be one of {list(RESIZE_POLICIES)}, got {r.resize!r}")
+    if r.resize not in RECIPE_RESIZE_POLICIES:
+        out.append(f"resize must be one of {list(RECIPE_RESIZE_POLICIES)}, got {r.resize!r}")
+    if not _is_int(r.max_side) or not NATIVE_MIN_SIDE <= r.max_side <= 2 * MAX_IMAGE_SIDE:
+        out.append(f"max_side must be an integer in [{NATIVE_MIN_SIDE}, {2 * MAX_IMAGE_SIDE}], got {r.max_side!r}")
     if not _is_int(r.resize_to) or not 8 <= r.resize_to <= MAX_IMAGE_SIDE:
         out.append(f"resize_to must be an integer in [8, {MAX_IMAGE_SIDE}], got {r.resize_to!r}")
     elif r.resize == "center_crop" and _is_int(r.image_size) and r.resize_to < r.image_size:

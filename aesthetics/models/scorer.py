@@ -76,7 +76,7 @@ class AestheticsModel(keras.Model):
         recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
         policy = policy or keras.config.dtype_policy().name
         with dtype_policy_scope(policy):
-            graph = _graph(config, recipe.image_size, head)
+            graph = _graph(config, recipe.input_shape[0], head)
         kwargs.setdefault("name", graph.name)
         inputs = graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs
         outputs = graph.outputs[0] if len(graph.outputs) == 1 else graph.outputs
@@ -151,8 +151,9 @@ def recipe_of(model) -> Recipe:
     shape = model.input_shape
     if isinstance(shape, list):
         shape = shape[0]
-    if shape[1] is None:
-        raise ModelFileError("the model has no recipe and no fixed input size")
     width = model.outputs[0].shape[-1]
     output = "score" if width == 1 else "distribution"
-    return Recipe(image_size=int(shape[1]), output=output, num_bins=int(width) if width != 1 else 10)
+    bins = int(width) if width != 1 else 10
+    if shape[1] is None:  # fully convolutional: the photo at its own size
+        return Recipe(resize="native", output=output, num_bins=bins)
+    return Recipe(image_size=int(shape[1]), output=output, num_bins=bins)
