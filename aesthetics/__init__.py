@@ -26,3 +26,19 @@ def _version() -> str:
 __version__ = _version()
 
 from aesthetics.errors import AestheticsError  # noqa: E402,F401
+
+
+def load(model=None, backend: str = "auto", threads=None):
+    """A scorer for a shipped model (default: the default model), a model
+    file or an export; see `aesthetics.api`. Importing TensorFlow is left to
+    the backends that need it (not onnx)."""
+    from aesthetics.api import load as _load
+
+    return _load(model, backend=backend, threads=threads)
+
+
+def list_models():
+    """The models shipped inside the package (see `aesthetics models`)."""
+    from aesthetics.zoo import list_models as _list
+
+    return _list()

@@ -1,35 +1,38 @@
 #!/usr/bin/env bash
-# One command on a fresh machine: set up ./.venv, train a small model on the
-# bundled sample (aesthetics/sample_data), evaluate it on its validation photos,
-# score a folder and print the scores. A few minutes on 2 CPU cores.
+# One command on a fresh machine, offline: set up ./.venv, score the bundled
+# sample photos with the shipped default model (prints the ranking), fine-tune
+# a model on the sample starting from the shipped backbone, evaluate it on its
+# validation photos and score the photos again. A few minutes on 2 CPU cores.
 #
-# Environment: BACKBONE_WEIGHTS (default "imagenet"; or a local
-# mobilenet_1_0_224 .weights.h5 when offline), RUN_DIR (default runs/sample).
+# Environment: RUN_DIR (default runs/sample).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash entrypoints/setup_venv.sh
-PY=.venv/bin/python
-AE=.venv/bin/aesthetics
+bash entrypoints/setup_venv.sh onnx
+VENV=${VENV:-.venv}
+PY=$VENV/bin/python
+AE=$VENV/bin/aesthetics
 SAMPLE=aesthetics/sample_data
 RUN=${RUN_DIR:-runs/sample}
-WEIGHTS=${BACKBONE_WEIGHTS:-imagenet}
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
+mkdir -p "$RUN"
 
-if [ "$WEIGHTS" = imagenet ] && ! "$PY" -c "
-from aesthetics.models.backbones import build_backbone
-build_backbone('mobilenet', (224, 224, 3), 'imagenet')" >/dev/null 2>&1; then
-  echo "quickstart: ImageNet weights cannot be downloaded here (offline?), so the backbone"
-  echo "quickstart: starts from random weights and the scores will mean little. Point"
-  echo "quickstart: BACKBONE_WEIGHTS at a local mobilenet_1_0_224 .weights.h5 for a real model."
-  WEIGHTS=none
-fi
+echo "== score the sample photos with the shipped default model (\`aesthetics models\` lists it)"
+"$AE" -q predict "$SAMPLE/images" --output "$RUN/scores_shipped.json" >/dev/null
+"$PY" - "$RUN/scores_shipped.json" <<'PYEOF'
+import json, sys
+records = [r for r in json.load(open(sys.argv[1])) if "error" not in r]
+records.sort(key=lambda r: -r["mean_score_prediction"])
+print("rank  score  photo  (_q0 = original, _q1.._q3 = stronger artificial degradations)")
+for i, r in enumerate(records, 1):
+    print(f"{i:4d}  {r['mean_score_prediction']:5.2f}  {r['image_id']}")
+PYEOF
 
-echo "== train (bundled sample: 11 photos x 4 quality levels) -> $RUN"
+echo "== fine-tune on the sample (11 photos x 4 quality levels), from the shipped backbone -> $RUN/model"
 "$AE" train --config configs/sample.json --images "$SAMPLE/images" --labels "$SAMPLE/labels.csv" \
-  --backbone-weights "$WEIGHTS" --output "$RUN" --no-resume --verbose 2
-echo "== evaluate on the validation photos"
-"$AE" evaluate --model "$RUN/model.keras" --images "$SAMPLE/images" --labels "$SAMPLE/labels.csv" \
-  --score-range 0 100 --split-file "$RUN/split.json" --output "$RUN/eval/metrics.json"
-echo "== predict: score every sample image (mean ± std on 1..10)"
-"$AE" predict --model "$RUN/model.keras" "$SAMPLE/images" --output "$RUN/predictions.json"
-echo "== done: model $RUN/model.keras, metrics $RUN/eval/metrics.json (+ .png), scores $RUN/predictions.json"
+  --backbone-weights bundled --output "$RUN/model" --no-resume --verbose 2
+echo "== evaluate on its validation photos"
+"$AE" evaluate --model "$RUN/model/model.keras" --images "$SAMPLE/images" --labels "$SAMPLE/labels.csv" \
+  --split-file "$RUN/model/split.json" --output "$RUN/eval/metrics.json"
+echo "== score the sample again with the fine-tuned model (mean ± std on 1..10)"
+"$AE" predict --model "$RUN/model/model.keras" "$SAMPLE/images" --output "$RUN/scores_finetuned.json"
+echo "== done: shipped-model scores $RUN/scores_shipped.json; fine-tuned model $RUN/model/model.keras,"
+echo "   metrics $RUN/eval/metrics.json (+ .png), scores $RUN/scores_finetuned.json"

@@ -25,7 +25,7 @@ import sys
 from aesthetics.errors import AestheticsError
 
 # Subcommand modules, in the order `aesthetics --help` lists them.
-SUBCOMMANDS = ["train", "evaluate", "predict", "export", "pretrain"]
+SUBCOMMANDS = ["predict", "models", "train", "evaluate", "export", "pretrain"]
 EXIT_USAGE = 2  # argparse's own code for bad arguments; also ours for AestheticsError
 
 

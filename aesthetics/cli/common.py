@@ -10,7 +10,8 @@ def add_run_arguments(p, default_output: str, set_example: str) -> None:
     p.add_argument("--config", help="JSON config (see configs/); defaults if omitted")
     p.add_argument("--output", default=default_output, help=f"run folder (default: {default_output})")
     p.add_argument("--backbone", help="model.backbone, e.g. mobilenet, efficientnet_b0")
-    p.add_argument("--backbone-weights", help="'imagenet', 'none' or a local weights file")
+    p.add_argument("--backbone-weights", help="'imagenet', 'bundled' (the default shipped "
+                   "model's backbone: works offline), 'none' or a local weights file")
     p.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR has a checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help=f"any config override, e.g. --set {set_example} (repeatable)")

@@ -14,12 +14,14 @@ def register(sub, parents=()):
         "predict",
         parents=list(parents),
         help="score images (files, folders, globs)",
-        description="Score images with a trained model. Files that cannot be read get an "
-        "'error' entry instead of a score; the exit status is 0 when at least one image was scored.",
+        description="Score images, with the default shipped model unless --model or --weights "
+        "says otherwise. Files that cannot be read get an 'error' entry instead of a score; the "
+        "exit status is 0 when at least one image was scored.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="a trained model (.keras) or an exported one "
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", help="a shipped model's name (`aesthetics models`; default: the "
+                     "default model), a trained model (.keras) or an exported one "
                      "(.onnx, .tflite, SavedModel folder; see `aesthetics export`)")
     src.add_argument("--weights", help="idealo NIMA Keras 2 HDF5 weights (with --backbone)")
     p.add_argument("--backbone", default="mobilenet", help="backbone for --weights (default mobilenet)")
@@ -47,6 +49,8 @@ def check(args) -> None:
 
     if args.weights:
         require_path(args.weights, "--weights", "file")
+    elif args.model is None or _is_zoo_name(args.model):
+        args.model = _shipped_model_path(args)
     else:
         require_path(args.model, "--model")
     backend = choose_backend(args)
@@ -89,6 +93,25 @@ def run(args) -> int:
     failed = len(records) - scored
     print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)
     return 0 if scored else 1
+
+
+def _is_zoo_name(text) -> bool:
+    from aesthetics import zoo
+
+    return zoo.is_name(text)
+
+
+def _shipped_model_path(args):
+    """The shipped model's file for the backend: ONNX (no TensorFlow) when
+    onnxruntime is installed and nothing needs Keras, else .keras."""
+    from aesthetics import zoo
+    from aesthetics.api import _onnxruntime_available
+
+    entry = zoo.get(args.model or zoo.DEFAULT_MODEL)
+    want_onnx = args.backend == "onnx" or (
+        args.backend == "auto" and not args.explain and entry.has("onnx") and _onnxruntime_available()
+    )
+    return str(entry.path("onnx" if want_onnx else "keras"))
 
 
 def choose_backend(args) -> str:

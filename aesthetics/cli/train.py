@@ -23,7 +23,8 @@ def register(sub, parents=()):
     p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
                    help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
     p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids")
-    p.add_argument("--init-from", help="a .keras model whose backbone initialises this one")
+    p.add_argument("--init-from", help="a .keras model (or a shipped model's name, e.g. "
+                   "clive-mobilenet) whose backbone initialises this one")
     p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full)")
     p.add_argument("--batch-size", type=int, help="data.batch_size")
     p.add_argument("--seed", type=int, help="train.seed")
@@ -56,8 +57,10 @@ def check(args) -> None:
     if config.data.split_file:
         require_path(config.data.split_file, "data.split_file", "file")
     if args.init_from:
+        from aesthetics import zoo
         from aesthetics.inference.loading import check_model_path
 
+        args.init_from = str(zoo.resolve(args.init_from))  # a shipped model's name, or a path
         check_model_path(args.init_from)
 
 

@@ -257,8 +257,9 @@ def validate_data(d) -> None:
         )
         if not ok:
             raise config_error("data.score_range", f"expected null or [low, high] of two finite numbers, got {show(r)}")
-        if not r[0] < r[1]:
-            raise config_error("data.score_range", f"expected [low, high] with low < high, got {show(r)}")
+        if r[0] == r[1]:
+            # low > high is allowed: it flips the scale (DMOS, lower is better)
+            raise config_error("data.score_range", f"expected [low, high] with low != high, got {show(r)}")
     at_least("data.image_size", d.image_size, MIN_IMAGE_SIZE)
     at_least("data.resize_to", d.resize_to, 1)
     one_of("data.eval_resize", d.eval_resize, RESIZE_POLICIES)

@@ -81,14 +81,15 @@ def load_image(
     """Decodes `path` into an (H, W, 3) uint8 RGB array.
 
     Args:
-        path: image file.
+        path: image file (or a binary file object, e.g. io.BytesIO of
+            encoded bytes).
         max_pixels: images with more pixels are refused (decompression bombs).
         exif_transpose: apply the EXIF orientation tag (what a viewer shows).
 
     Raises:
         ImageDecodeError: unreadable, unsupported, truncated or too large.
     """
-    path = os.fspath(path)
+    path = path if hasattr(path, "read") else os.fspath(path)
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise ImageDecodeError(
             "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on in this process: truncated files would "

@@ -89,11 +89,9 @@ def build_backbone(
         kwargs["include_preprocessing"] = True
 
     local_file = None
-    if weights == "bundled":
-        raise WeightsUnavailableError(
-            "model.backbone_weights: 'bundled' (the shipped model's backbone) is not available "
-            "in this installation; pass 'imagenet' or a local weights file"
-        )
+    bundled = weights == "bundled"
+    if bundled:
+        weights = None  # copied from the shipped model below
     if weights not in (None, "imagenet"):
         local_file = Path(weights).expanduser()
         if not local_file.is_file():
@@ -115,7 +113,26 @@ def build_backbone(
     model.name = "backbone"
     if local_file is not None:
         load_weights_file(model, local_file)
+    if bundled:
+        load_bundled_weights(model, key, alpha)
     return model
+
+
+def load_bundled_weights(backbone: keras.Model, name: str, alpha: float) -> int:
+    """Copies the default shipped model's backbone weights into `backbone`
+    (the same architecture and width): fine-tuning works offline."""
+    from aesthetics import zoo
+    from aesthetics.inference.loading import load_model
+    from aesthetics.training.weights import copy_weights_by_name
+
+    shipped = load_model(zoo.model_path(zoo.DEFAULT_MODEL, "keras"))
+    config = shipped.model_config
+    if canonical_backbone_name(config.backbone) != name or config.alpha != alpha:
+        raise ConfigError(
+            f"model.backbone_weights: 'bundled' holds a {config.backbone} (alpha {config.alpha}) "
+            f"backbone, not {name} (alpha {alpha}); pass model.backbone={config.backbone}"
+        )
+    return copy_weights_by_name(shipped.get_layer("backbone"), backbone)
 
 
 def _looks_like_download_error(e: Exception) -> bool:

@@ -53,8 +53,9 @@ class Recipe:
         self-supervised ranking head).
     num_bins: score bins of a distribution output.
     score_range: [low, high] of the labels the model was trained on, mapped
-        onto 1..num_bins (e.g. [0, 100] for a MOS); None when the labels were
-        already on 1..num_bins. Lets a user map scores back.
+        onto 1..num_bins (e.g. [0, 100] for a MOS; [high, low] for a DMOS,
+        where lower is better); None when the labels were already on
+        1..num_bins. Lets a user map scores back.
     """
 
     image_size: int = NIMA_IMAGE_SIZE
@@ -163,7 +164,7 @@ def _problems(r: Recipe) -> list:
     if r.score_range is not None:
         sr = r.score_range
         ok = (len(sr) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                    and math.isfinite(v) for v in sr) and sr[0] < sr[1])
-        if not ok:
-            out.append(f"score_range must be [low, high] with finite low < high, got {list(sr)!r}")
+                                    and math.isfinite(v) for v in sr) and sr[0] != sr[1])
+        if not ok:  # low > high flips the scale (DMOS)
+            out.append(f"score_range must be [low, high], finite and low != high, got {list(sr)!r}")
     return out

@@ -28,7 +28,7 @@ def test_recipe_round_trip_and_input_side():
     ({"resize": "center_crop", "image_size": 224, "resize_to": 200}, "resize_to"),
     ({"output": "logits"}, "output"),
     ({"num_bins": 0}, "num_bins"),
-    ({"score_range": [100, 0]}, "score_range"),
+    ({"score_range": [5, 5]}, "score_range"),
     ({"score_range": [0, float("nan")]}, "score_range"),
     ({"colour": "rgb"}, "unknown field"),
 ])
@@ -90,3 +90,7 @@ def test_invalid_model_config_in_a_file_is_a_model_file_error():
         AestheticsModel(model_config={"backbone": "mobilenet", "layers": 3}, recipe={"image_size": 64})
     with pytest.raises(ModelFileError, match="head"):
         AestheticsModel(model_config=TINY, recipe={"image_size": 64}, head="magic")
+
+
+def test_a_dmos_range_is_a_valid_recipe():
+    assert Recipe(score_range=(100, 0)).score_range == (100, 0)

@@ -1,0 +1,138 @@
+"""Training only the score head, on features of a frozen backbone.
+
+The backbone runs once per photo (`extract_features`, cached by the caller),
+then the head trains in seconds on the feature matrix (`fit_head`): what a
+LAION-style predictor does, and how the shipped models are trained (see
+contrib/zoo/). `install_head` writes the head into the full model, so the
+result is one ordinary `AestheticsModel` with its recipe.
+
+The model must be built with `model.options.feature_norm: true`: the head is
+`feature_norm` (standardisation with the training features' statistics) ->
+`head_dropout` -> `scores` (Dense softmax).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+
+from aesthetics.errors import ConfigError, DataError
+from aesthetics.losses import get_loss
+
+
+def feature_model(model) -> keras.Model:
+    """image -> the pooled features the head reads (the input of feature_norm)."""
+    try:
+        norm = model.get_layer("feature_norm")
+    except ValueError:
+        raise ConfigError("the model needs model.options.feature_norm=true to train a frozen head") from None
+    return keras.Model(model.inputs, norm.input, name="features")
+
+
+def extract_features(model, paths: Sequence[str], batch_size: int = 16):
+    """(features (N, F) float32 for the files that could be used, their
+    indices in `paths`, {path: reason} for the rest). Photos are prepared as
+    the model's recipe says, by the same code as `predict`."""
+    from aesthetics.inference.backends import KerasScorer, score_files_numpy
+    from aesthetics.models.scorer import recipe_of
+
+    sink: list = []
+    scorer = _Recording(KerasScorer(feature_model(model), recipe_of(model)), sink)
+    records = score_files_numpy(scorer, paths, batch_size=batch_size, workers=2)
+    ok = [i for i, r in enumerate(records) if "error" not in r]
+    failures = {r["path"]: r["error"] for r in records if "error" in r}
+    feats = np.concatenate(sink).astype(np.float32) if sink else np.zeros((0, 0), np.float32)
+    return feats, np.array(ok, dtype=np.int64), failures
+
+
+class _Recording:
+    """A scorer that keeps the feature rows (in scoring order, which is input
+    order) and reports placeholder scores to the scoring loop."""
+
+    def __init__(self, scorer, sink: list):
+        self.scorer, self.sink = scorer, sink
+        self.recipe, self.image_size = scorer.recipe, scorer.image_size
+
+    def __call__(self, images):
+        self.sink.append(self.scorer(images))
+        return np.zeros((len(images), 1), np.float32)
+
+
+@dataclass
+class HeadFit:
+    kernel: np.ndarray
+    bias: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    epochs: int
+    history: dict
+
+
+def fit_head(
+    features: np.ndarray,
+    targets: np.ndarray,
+    *,
+    loss: str = "emd",
+    loss_options: Optional[dict] = None,
+    epochs: int = 300,
+    learning_rate: float = 1e-3,
+    dropout: float = 0.0,
+    batch_size: int = 64,
+    patience: int = 30,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    fixed_epochs: Optional[int] = None,
+) -> HeadFit:
+    """Trains Normalization -> Dropout -> Dense(softmax) on (features, target
+    distributions). Early stopping on a seeded `val_fraction` of the rows
+    (best weights restored) picks the epoch count; `fixed_epochs` instead
+    trains on every row for that many epochs (e.g. the final model on all
+    photos, with the epoch count the cross-validation chose)."""
+    features = np.asarray(features, np.float32)
+    targets = np.asarray(targets, np.float32)
+    if len(features) != len(targets) or len(features) < 4:
+        raise DataError(f"need >= 4 rows of features and targets, got {len(features)} / {len(targets)}")
+    mean = features.mean(0)
+    variance = features.var(0) + 1e-6
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((features.shape[1],))
+    x = keras.layers.Normalization(mean=mean, variance=variance)(inputs)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(targets.shape[1], activation="softmax", dtype="float32")(x)
+    head = keras.Model(inputs, outputs)
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss, **(loss_options or {})))
+    if fixed_epochs is None:
+        order = np.random.default_rng(seed).permutation(len(features))
+        n_val = max(1, int(round(val_fraction * len(features))))
+        val, train = order[:n_val], order[n_val:]
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        h = head.fit(features[train], targets[train], validation_data=(features[val], targets[val]),
+                     epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[stop], shuffle=True)
+        trained = int(np.argmin(h.history["val_loss"]) + 1)
+    else:
+        h = head.fit(features, targets, epochs=int(fixed_epochs), batch_size=batch_size, verbose=0, shuffle=True)
+        trained = int(fixed_epochs)
+    dense = head.layers[-1]
+    return HeadFit(np.asarray(dense.kernel), np.asarray(dense.bias), mean, variance, trained,
+                   {k: [float(v) for v in vs] for k, vs in h.history.items()})
+
+
+def predict_head(fit: HeadFit, features: np.ndarray) -> np.ndarray:
+    """The head's distributions for feature rows (numpy, as the model computes them)."""
+    z = (np.asarray(features, np.float64) - fit.mean) / np.sqrt(fit.variance)
+    logits = z @ fit.kernel.astype(np.float64) + fit.bias
+    logits -= logits.max(1, keepdims=True)
+    p = np.exp(logits)
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
+def install_head(model, fit: HeadFit) -> None:
+    """Writes a fitted head into `model` (feature_norm statistics and the
+    scores layer)."""
+    norm = model.get_layer("feature_norm")
+    norm.set_weights([fit.mean.astype(np.float32), fit.variance.astype(np.float32),
+                      np.asarray(len(fit.mean), dtype=norm.weights[2].dtype)])
+    model.get_layer("scores").set_weights([fit.kernel, fit.bias])
