@@ -9,10 +9,10 @@ Options (``"model": {"model": "nima", "options": {...}}``), all optional:
     pool_layers ([])       extra backbone layers whose maps are pooled the
                            same way and concatenated (e.g. ["conv_pw_11_relu"],
                            MobileNet's stride-16 map).
-    feature_norm (false)   a `Normalization` layer ("feature_norm") on the
-                           pooled features before the head; its statistics
-                           are set by whoever trains the head on frozen
-                           features (they are saved with the model).
+
+A head trained on frozen features (`aesthetics.training.frozen_head`) reads
+the input of "head_dropout" and has its feature standardisation folded into
+the "scores" layer, so the graph stays plain (and exports to ONNX as is).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aesthetics.layers.preprocess import BackbonePreprocess
 from aesthetics.models.backbones import backbone_preprocess_mode, build_backbone
 from aesthetics.models.registry import register_model
 
-DEFAULT_OPTIONS = {"pooling": "avg", "pool_layers": [], "feature_norm": False}
+DEFAULT_OPTIONS = {"pooling": "avg", "pool_layers": []}
 POOLINGS = ("avg", "mean_std")
 
 
@@ -43,8 +43,6 @@ def resolve_options(options: Optional[dict]) -> dict:
     layers = resolved["pool_layers"]
     if not isinstance(layers, list) or not all(isinstance(n, str) and n for n in layers):
         raise ConfigError(f"model.options.pool_layers: expected a list of layer names, got {layers!r}")
-    if not isinstance(resolved["feature_norm"], bool):
-        raise ConfigError(f"model.options.feature_norm: expected true/false, got {resolved['feature_norm']!r}")
     return resolved
 
 
@@ -105,7 +103,5 @@ def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Mo
         pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{i}" if i < len(maps) - 1 else "pool")(m)
                   for i, m in enumerate(maps)]
     features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="pooled")(pooled)
-    if opts["feature_norm"]:
-        features = keras.layers.Normalization(name="feature_norm")(features)
     outputs = score_head(features, config.num_bins, config.dropout)
     return keras.Model(inputs, outputs, name="nima")

@@ -6,9 +6,10 @@ LAION-style predictor does, and how the shipped models are trained (see
 contrib/zoo/). `install_head` writes the head into the full model, so the
 result is one ordinary `AestheticsModel` with its recipe.
 
-The model must be built with `model.options.feature_norm: true`: the head is
-`feature_norm` (standardisation with the training features' statistics) ->
-`head_dropout` -> `scores` (Dense softmax).
+The head trains as standardisation (the training features' mean and std)
+-> dropout -> Dense softmax; `install_head` folds the standardisation into
+the model's "scores" layer (W / std, b - (mean / std) W), so the model keeps
+its plain NIMA graph: "head_dropout" -> "scores".
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from aesthetics.losses import get_loss
 
 
 def feature_model(model) -> keras.Model:
-    """image -> the pooled features the head reads (the input of feature_norm)."""
+    """image -> the pooled features the head reads (the input of head_dropout)."""
     try:
-        norm = model.get_layer("feature_norm")
+        dropout = model.get_layer("head_dropout")
     except ValueError:
-        raise ConfigError("the model needs model.options.feature_norm=true to train a frozen head") from None
-    return keras.Model(model.inputs, norm.input, name="features")
+        raise ConfigError("a frozen head needs a NIMA-style model (a 'head_dropout' layer)") from None
+    return keras.Model(model.inputs, dropout.input, name="features")
 
 
 def extract_features(model, paths: Sequence[str], batch_size: int = 16):
@@ -80,6 +81,7 @@ def fit_head(
     epochs: int = 300,
     learning_rate: float = 1e-3,
     dropout: float = 0.0,
+    l2: float = 0.0,
     batch_size: int = 64,
     patience: int = 30,
     val_fraction: float = 0.2,
@@ -87,7 +89,7 @@ def fit_head(
     fixed_epochs: Optional[int] = None,
 ) -> HeadFit:
     """Trains Normalization -> Dropout -> Dense(softmax) on (features, target
-    distributions). Early stopping on a seeded `val_fraction` of the rows
+    distributions), with an optional L2 penalty `l2` on the kernel. Early stopping on a seeded `val_fraction` of the rows
     (best weights restored) picks the epoch count; `fixed_epochs` instead
     trains on every row for that many epochs (e.g. the final model on all
     photos, with the epoch count the cross-validation chose)."""
@@ -101,7 +103,9 @@ def fit_head(
     inputs = keras.Input((features.shape[1],))
     x = keras.layers.Normalization(mean=mean, variance=variance)(inputs)
     x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(targets.shape[1], activation="softmax", dtype="float32")(x)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    outputs = keras.layers.Dense(targets.shape[1], activation="softmax", dtype="float32",
+                                 kernel_regularizer=regularizer)(x)
     head = keras.Model(inputs, outputs)
     head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss, **(loss_options or {})))
     if fixed_epochs is None:
@@ -130,9 +134,9 @@ def predict_head(fit: HeadFit, features: np.ndarray) -> np.ndarray:
 
 
 def install_head(model, fit: HeadFit) -> None:
-    """Writes a fitted head into `model` (feature_norm statistics and the
-    scores layer)."""
-    norm = model.get_layer("feature_norm")
-    norm.set_weights([fit.mean.astype(np.float32), fit.variance.astype(np.float32),
-                      np.asarray(len(fit.mean), dtype=norm.weights[2].dtype)])
-    model.get_layer("scores").set_weights([fit.kernel, fit.bias])
+    """Writes a fitted head into `model`'s "scores" layer, with the feature
+    standardisation folded in (computed in float64)."""
+    inv_std = 1.0 / np.sqrt(fit.variance.astype(np.float64))
+    kernel = fit.kernel.astype(np.float64) * inv_std[:, None]
+    bias = fit.bias.astype(np.float64) - (fit.mean.astype(np.float64) * inv_std) @ fit.kernel.astype(np.float64)
+    model.get_layer("scores").set_weights([kernel.astype(np.float32), bias.astype(np.float32)])

@@ -31,7 +31,9 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
 NAME = "clive-mobilenet"
-HEAD = {"loss": "emd", "epochs": 400, "learning_rate": 1e-3, "dropout": 0.2, "batch_size": 64, "patience": 40}
+# Chosen on the 5 folds among 6 head settings (benchmarks/RESULTS.md): full-batch Adam with an
+# L2 penalty trained to convergence matched ridge without early stopping's noisy epoch choice.
+HEAD = {"loss": "emd", "learning_rate": 3e-3, "l2": 0.03, "dropout": 0.0, "fixed_epochs": 500}
 
 
 def model_config(args):
@@ -39,7 +41,7 @@ def model_config(args):
 
     return ModelConfig(
         model="nima", backbone="mobilenet", alpha=1.0, backbone_weights=str(args.weights), dropout=HEAD["dropout"],
-        options={"pooling": "mean_std", "pool_layers": list(args.pool_layers), "feature_norm": True},
+        options={"pooling": "mean_std", "pool_layers": list(args.pool_layers)},
     )
 
 
@@ -73,7 +75,7 @@ def cached_features(model, table, args):
     assert not failures and len(ok) == len(table), failures
     spp = (time.time() - t0) / len(table)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, features=feats, paths=np.array(table["filepath"]), seconds_per_photo=spp)
+    np.savez(cache, features=feats, paths=np.array(list(table["filepath"]), dtype=str), seconds_per_photo=spp)
     return feats, spp
 
 
@@ -89,8 +91,7 @@ def cross_validate(features, table, folds):
     for k, fold in enumerate(folds):
         test = np.array([i for i, n in enumerate(ids) if n in set(fold)])
         train = np.setdiff1d(np.arange(len(ids)), test)
-        opts = {k2: v for k2, v in HEAD.items() if k2 != "dropout"}
-        fit = fit_head(features[train], targets[train], dropout=HEAD["dropout"], seed=k, **opts)
+        fit = fit_head(features[train], targets[train], batch_size=len(train), seed=k, **HEAD)
         pred = distribution_mean_std(predict_head(fit, features[test]))[0]
         rows.append({"fold": k, "n": len(test), "srcc": srcc(mos[test], pred), "plcc": plcc(mos[test], pred),
                      "epochs": fit.epochs})
@@ -145,13 +146,14 @@ cross-validation below with the same code):
   EXIF orientation applied, alpha composited on white;
 - pooling: mean and standard deviation over positions of the final feature map{pool};
 - head: standardisation + Dense softmax over 10 bins, trained with EMD (r=2)
-  on those features: Adam lr {HEAD['learning_rate']}, dropout {HEAD['dropout']},
-  batch {HEAD['batch_size']}; the epoch count chosen by early stopping
-  (patience {HEAD['patience']}) inside each fold; the shipped head trained on all
-  600 photos for the folds' median, {result['final_epochs']} epochs.
+  on those features: full-batch Adam, lr {HEAD['learning_rate']}, L2 {HEAD['l2']} on the
+  kernel, {HEAD['fixed_epochs']} epochs (to convergence; no early stopping). The
+  shipped head: the same, on all 600 photos.
 
 **Cross-validated quality** (5 folds over the 600 photos, `benchmarks/clive_folds.json`;
-each fold's head never saw its test photos):
+each fold's head never saw its test photos; the L2 strength was picked among a few head
+settings on these same folds, so the mean is slightly optimistic: ridge regression on the
+same features, with its penalty chosen by inner CV, gives 0.767 ± 0.051):
 
 | fold | photos | SRCC | PLCC | epochs |
 |---|---|---|---|---|
@@ -189,10 +191,14 @@ def main():
     ap.add_argument("--clive", type=Path, default=SHARED / "data" / "clive")
     ap.add_argument("--weights", type=Path, default=SHARED / "weights" / "mobilenet_1_0_224_imagenet_notop.weights.h5")
     ap.add_argument("--folds", type=Path, default=ROOT / "benchmarks" / "clive_folds.json")
-    ap.add_argument("--pool-layers", nargs="*", default=[], help="extra backbone maps to pool (e.g. conv_pw_11_relu)")
+    ap.add_argument("--pool-layers", nargs="*", default=["conv_pw_11_relu"],
+                    help="extra backbone maps to pool (default: MobileNet's stride-16 map)")
     ap.add_argument("--out", type=Path, default=ROOT / "aesthetics" / "zoo" / NAME)
     ap.add_argument("--cv-only", action="store_true")
+    ap.add_argument("--dropout", type=float, default=HEAD["dropout"])
+    ap.add_argument("--l2", type=float, default=HEAD["l2"])
     args = ap.parse_args()
+    HEAD.update(dropout=args.dropout, l2=args.l2)
 
     import keras
 
@@ -216,10 +222,9 @@ def main():
     from aesthetics.training.frozen_head import fit_head, install_head
     from aesthetics.training.run_folder import save_model_atomic, write_json
 
-    epochs = int(np.median([r["epochs"] for r in rows]))
+    epochs = HEAD["fixed_epochs"]
     targets = np.stack(table["distribution"].to_numpy())
-    opts = {k: v for k, v in HEAD.items() if k not in ("dropout", "epochs", "patience")}
-    fit = fit_head(features, targets, dropout=HEAD["dropout"], fixed_epochs=epochs, seed=0, **opts)
+    fit = fit_head(features, targets, batch_size=len(features), seed=0, **HEAD)
     install_head(model, fit)
     model.info = {
         **model.info,
