@@ -131,3 +131,27 @@ def test_dockerignore_keeps_context_small():
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
+
+
+def test_the_image_carries_the_shipped_models():
+    """Model files are ignored in the build context, except the shipped ones
+    (later `!` lines win, as in Docker's matcher)."""
+    import fnmatch
+
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+
+    def ignored(rel: str) -> bool:
+        result = False
+        for pattern in lines:
+            negate = pattern.startswith("!")
+            pat = pattern[1:] if negate else pattern
+            if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat.replace("**/", "")):
+                result = not negate
+        return result
+
+    shipped = [p for p in (ROOT / "aesthetics" / "zoo").rglob("model.*") if p.suffix in (".keras", ".onnx")]
+    assert shipped
+    for path in shipped:
+        assert not ignored(str(path.relative_to(ROOT))), path
+    assert ignored("runs/clive/model.keras") and ignored("exports/model.onnx")
