@@ -58,12 +58,13 @@ under the global mixed_bfloat16 policy with finite results.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
 
 import keras
+
+from aesthetics.precision import dtype_policy_scope
 import numpy as np
 
 PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16", "float32")
@@ -114,15 +115,8 @@ def _assert_finite(outputs, what=""):
         assert np.all(np.isfinite(o)), f"non-finite values {what}"
 
 
-@contextlib.contextmanager
-def global_policy(policy):
-    """The global dtype policy inside the block, restored afterwards."""
-    old = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(old)
+# The global dtype policy inside a block, restored afterwards.
+global_policy = dtype_policy_scope
 
 
 _mixed_precision = global_policy  # the old name

@@ -96,13 +96,7 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "recipe") -> "Recipe":
-        if not isinstance(values, dict):
-            raise ModelFileError(f"{where}: expected an object, got {type(values).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - names
-        if unknown:
-            raise ModelFileError(f"{where}: unknown field(s) {sorted(unknown)}")
-        values = dict(values)
+        values = checked_fields(cls, values, where)
         if values.get("score_range") is not None:
             sr = values["score_range"]
             if not isinstance(sr, (list, tuple)) or len(sr) != 2:
@@ -137,6 +131,17 @@ class Recipe:
         if self.resize == "native":
             return f"whole photo at native resolution (long side at most {self.max_side} px)"
         return f"whole photo resized to {self.image_size}x{self.image_size}"
+
+
+def checked_fields(cls, values, where: str) -> dict:
+    """`values` as a dict whose keys are all fields of the dataclass `cls`
+    (what a model file may hold), else a ModelFileError naming `where`."""
+    if not isinstance(values, dict):
+        raise ModelFileError(f"{where}: expected an object, got {type(values).__name__}")
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ModelFileError(f"{where}: unknown field(s) {sorted(unknown)}")
+    return dict(values)
 
 
 def _is_int(v) -> bool:

@@ -28,7 +28,7 @@ import keras
 
 from aesthetics.config import ModelConfig
 from aesthetics.errors import ModelFileError
-from aesthetics.models.recipe import Recipe
+from aesthetics.models.recipe import Recipe, checked_fields
 from aesthetics.precision import dtype_policy_scope
 
 HEADS = ("distribution", "ranking")
@@ -125,13 +125,7 @@ class AestheticsModel(keras.Model):
 
 
 def _model_config(values) -> ModelConfig:
-    if not isinstance(values, dict):
-        raise ModelFileError(f"model_config must be an object, got {type(values).__name__}")
-    names = {f.name for f in dataclasses.fields(ModelConfig)}
-    unknown = set(values) - names
-    if unknown:
-        raise ModelFileError(f"model_config: unknown key(s) {sorted(unknown)}")
-    return ModelConfig(**values)
+    return ModelConfig(**checked_fields(ModelConfig, values, "model_config"))
 
 
 def _weights_origin(weights) -> Optional[str]:

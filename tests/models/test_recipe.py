@@ -86,7 +86,7 @@ def test_build_model_refuses_a_conflicting_image_size():
 
 
 def test_invalid_model_config_in_a_file_is_a_model_file_error():
-    with pytest.raises(ModelFileError, match="unknown key"):
+    with pytest.raises(ModelFileError, match="unknown field"):
         AestheticsModel(model_config={"backbone": "mobilenet", "layers": 3}, recipe={"image_size": 64})
     with pytest.raises(ModelFileError, match="head"):
         AestheticsModel(model_config=TINY, recipe={"image_size": 64}, head="magic")
