@@ -44,5 +44,13 @@ class DataError(AestheticsError, RuntimeError):
     """The data cannot be used as a whole (empty split, nothing scorable)."""
 
 
+class OutputError(AestheticsError, OSError):
+    """An output file or folder cannot be written."""
+
+
+class TrainingDivergedError(AestheticsError, RuntimeError):
+    """The loss (or the weights) became NaN or infinite during training."""
+
+
 class ExportError(AestheticsError, ValueError):
     """An export cannot be written as asked."""

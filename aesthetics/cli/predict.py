@@ -64,6 +64,10 @@ def check(args) -> None:
     args.image_paths = find_images(args.paths, recursive=args.recursive)
     if not args.image_paths:
         raise InputNotFoundError(f"no images found in {' '.join(args.paths)}")
+    if args.output:
+        from aesthetics.inference.scoring import check_output_path
+
+        check_output_path(args.output)  # before any work, not after all of it
 
 
 def run(args) -> int:
@@ -86,9 +90,14 @@ def run(args) -> int:
                                       legacy=legacy, max_pixels=args.max_pixels)
     if explain:
         explain(records)
+    print(format_table(records))  # first: if writing fails, the scores are not lost
     if args.output:
-        write_records(records, args.output)
-    print(format_table(records))
+        try:
+            write_records(records, args.output)
+        except OSError as e:
+            from aesthetics.errors import OutputError
+
+            raise OutputError(f"could not write {args.output} ({e}); the scores are printed above") from None
     scored = sum("error" not in r for r in records)
     failed = len(records) - scored
     print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -97,7 +98,7 @@ def _check_output(output: Path, fmt: str) -> None:
             raise ExportError(f"{output} is a file; a SavedModel is a folder")
         if output.is_dir() and any(output.iterdir()):
             if (output / "saved_model.pb").is_file():
-                shutil.rmtree(output)  # replacing an earlier export
+                pass  # an earlier export: replaced once the new one is complete
             else:
                 raise ExportError(
                     f"{output} exists and is not a SavedModel folder; refusing to overwrite it"
@@ -250,18 +251,40 @@ def export_model(
     metadata["trained_dtype_policy"] = trained_policy or "float32"
     if fmt == "onnx":
         metadata["opset"] = opset
-    if fmt == "savedmodel":
-        export_savedmodel(model, output, recipe)
-    elif fmt == "onnx":
-        export_onnx(model, output, size, opset=opset, metadata=metadata)
-    else:
-        export_tflite(model, output, size, quantize=quantize)
-    metadata["size_bytes"] = artefact_size(output)
-    meta_file = metadata_path(output, fmt)
-    meta_file.write_text(json.dumps(metadata, indent=2) + "\n")
+    # Written beside the target and moved into place when complete: a failed
+    # or killed export never leaves half an artefact, nor destroys an earlier one.
+    tmp = output.with_name(f".{output.name}.tmp{output.suffix}")
+    _remove(tmp)
+    try:
+        if fmt == "savedmodel":
+            export_savedmodel(model, tmp, recipe)
+        elif fmt == "onnx":
+            export_onnx(model, tmp, size, opset=opset, metadata=metadata)
+        else:
+            export_tflite(model, tmp, size, quantize=quantize)
+        metadata["size_bytes"] = artefact_size(tmp)
+        if fmt == "savedmodel":
+            (tmp / "model.json").write_text(json.dumps(metadata, indent=2) + "\n")
+            _remove(output)
+            os.replace(tmp, output)
+        else:
+            os.replace(tmp, output)
+            meta_file = metadata_path(output, fmt)
+            meta_tmp = meta_file.with_name(f".{meta_file.name}.tmp")
+            meta_tmp.write_text(json.dumps(metadata, indent=2) + "\n")
+            os.replace(meta_tmp, meta_file)
+    finally:
+        _remove(tmp)
     log.info("exported %s (%s, %.1f MB); metadata in %s",
-             output, fmt, metadata["size_bytes"] / 1e6, meta_file)
+             output, fmt, metadata["size_bytes"] / 1e6, metadata_path(output, fmt))
     return metadata
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def artefact_size(path) -> int:

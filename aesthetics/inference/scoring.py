@@ -37,6 +37,8 @@ def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
         row = outputs.get(i)
         if row is None:
             rec["error"] = failures.get(str(path), "not scored")
+        elif not np.all(np.isfinite(row)):
+            rec["error"] = "the model's output is not finite (NaN or inf): the model file is broken"
         elif row.shape[-1] == 1:  # scalar quality score (no distribution)
             rec["mean_score_prediction"] = float(row[0])
         else:
@@ -95,16 +97,41 @@ def score_files(
 
 
 CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
+OUTPUT_FORMATS = (".json", ".csv")
+
+
+def check_output_path(output) -> Path:
+    """Refuses an output whose format is unknown or whose folder cannot be
+    written, before any scoring (creates the folder)."""
+    from aesthetics.errors import ConfigError, OutputError
+
+    output = Path(output)
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise ConfigError(f"--output {output}: unknown format {output.suffix or '(none)'!r}; "
+                          f"use one of {', '.join(OUTPUT_FORMATS)}")
+    if output.is_dir():
+        raise OutputError(f"--output {output} is a folder; give a file name")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = output.with_name(f".{output.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"--output {output}: cannot write there ({e.strerror or e})") from None
+    return output
 
 
 def write_records(records: list[dict], output) -> None:
     """Writes records as JSON (a list) or CSV (chosen by the file extension)."""
+    import os
+
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")  # atomic: a kill never leaves half a file
     if output.suffix.lower() == ".csv":
         bins = max((len(r.get("distribution", [])) for r in records), default=0)
         fields = CSV_FIELDS + [f"p{i}" for i in range(1, bins + 1)]
-        with output.open("w", newline="") as f:
+        with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             for rec in records:
@@ -113,7 +140,8 @@ def write_records(records: list[dict], output) -> None:
                     row[f"p{i}"] = p
                 writer.writerow(row)
     else:
-        output.write_text(json.dumps(records, indent=2) + "\n")
+        tmp.write_text(json.dumps(records, indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, output)
 
 
 def format_table(records: list[dict]) -> str:

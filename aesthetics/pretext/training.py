@@ -48,7 +48,7 @@ from aesthetics.pretext.losses import (
 )
 from aesthetics.errors import InputNotFoundError
 from aesthetics.precision import dtype_policy_scope
-from aesthetics.training.callbacks import EpochState, EpochTimer
+from aesthetics.training.callbacks import EpochState, EpochTimer, StopOnNonFinite
 from aesthetics.training.optim import make_optimizer
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
 
@@ -191,6 +191,7 @@ def _pretrain(config, run_dir, images, resume, verbose, callbacks) -> dict:
             initial_epoch=done,
             steps_per_epoch=p.steps_per_epoch,
             callbacks=[
+                StopOnNonFinite(),
                 EpochTimer(),
                 keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
                 EpochState(run, extra=_last_logs, monitor="loss"),

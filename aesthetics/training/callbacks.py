@@ -50,6 +50,32 @@ class ValidationMetrics(keras.callbacks.Callback):
             logs.update(self.last)
 
 
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training with a clear error when the loss becomes NaN or
+    infinite (and, at each epoch end, when a weight does): a diverged run must
+    not end as "finished" with an untrained model. The run folder keeps the
+    last good checkpoint."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            self._fail(f"the training loss became {loss} at batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        for w in self.model.trainable_weights:
+            if not np.all(np.isfinite(keras.ops.convert_to_numpy(w))):
+                self._fail(f"weight {w.path} became non-finite in epoch {epoch + 1}")
+
+    def _fail(self, what):
+        from aesthetics.errors import TrainingDivergedError
+
+        self.model.stop_training = True
+        raise TrainingDivergedError(
+            f"training diverged: {what}. Lower the learning rate (train.lr_head / train.lr_full "
+            f"or pretrain.lr) or check the labels; the last good epoch is in checkpoints/last.keras"
+        )
+
+
 class ReportSkippedFiles(keras.callbacks.Callback):
     """Logs unreadable files as soon as an epoch meets them (path + reason),
     so a long run shows them early instead of only in metrics.json."""

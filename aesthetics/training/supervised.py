@@ -48,6 +48,7 @@ from aesthetics.training.callbacks import (
     BestModel,
     EpochState,
     ReportSkippedFiles,
+    StopOnNonFinite,
     ValidationMetrics,
     predict_with_targets,
 )
@@ -121,6 +122,7 @@ def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbo
     train_ds, val_ds, report = datasets
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
     callbacks = [
+        StopOnNonFinite(),
         ValidationMetrics(val_ds, loss_fn, config.train.accuracy_threshold),
         ReportSkippedFiles(report),
         BestModel(run.file("best.keras"), best=run.read_state().get("best_val_loss")),
