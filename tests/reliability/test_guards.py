@@ -83,3 +83,15 @@ def test_a_failed_export_keeps_the_earlier_artefact(tmp_path, monkeypatch):
         export_model(model, tmp_path / "m.onnx", "onnx")
     assert (tmp_path / "m.onnx").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.json"]
+
+
+def test_vote_counts_whose_sum_overflows_are_rejected_with_file_and_line(tmp_path):
+    from aesthetics.data.labels import read_labels
+    from aesthetics.errors import LabelError
+
+    path = tmp_path / "votes.json"
+    path.write_text('[{"image_id": "a", "label": [1,1,1,1,1,1,1,1,1,1]},'
+                    ' {"image_id": "b", "label": [1e308, 1e308, 1e308, 1, 1, 1, 1, 1, 1, 1]}]')
+    with pytest.raises(LabelError, match="overflows") as e:
+        read_labels(path)
+    assert "votes.json" in str(e.value)

@@ -302,7 +302,13 @@ def _check_counts(where: _Where, counts: np.ndarray, locs, col_of) -> None:
         v = counts[r, c]
         v = int(v) if float(v).is_integer() else float(v)
         raise where.error(locs[r], f"negative vote count {v} in {col_of(c)}")
-    zero = counts.sum(axis=1) <= 0
+    with np.errstate(over="ignore"):
+        totals = counts.astype(np.float64).sum(axis=1)
+    overflow = ~np.isfinite(totals)
+    if overflow.any():
+        r = int(np.argmax(overflow))
+        raise where.error(locs[r], "vote counts too large: their sum overflows")
+    zero = totals <= 0
     if zero.any():
         r = int(np.argmax(zero))
         raise where.error(locs[r], "all vote counts are zero (empty histogram)")
