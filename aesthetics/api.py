@@ -40,12 +40,6 @@ def load(model=None, backend: str = "auto", threads: Optional[int] = None) -> "S
     return Scorer(model, backend=backend, threads=threads)
 
 
-def _onnxruntime_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime") is not None
-
-
 class Scorer:
     """Scores images with one model (see the module docstring)."""
 
@@ -57,10 +51,7 @@ class Scorer:
         shipped = model is None or zoo.is_name(model)
         self.name = (zoo.DEFAULT_MODEL if model is None else str(model)) if shipped else Path(model).name
         if shipped:
-            entry = zoo.get(self.name)
-            if backend == "auto":
-                backend = "onnx" if entry.has("onnx") and _onnxruntime_available() else "keras"
-            path = entry.path("onnx" if backend == "onnx" else "keras")
+            path, backend = zoo.shipped_file(self.name, backend)
         else:
             path = Path(model)
             if not path.exists():
@@ -85,9 +76,6 @@ class Scorer:
 
             model = load_model(path)
             return backends.KerasScorer(model, recipe_of(model))
-        if backend == "savedmodel":
-            scorer = backends.SavedModelScorer(path)
-            return backends.KerasScorer(scorer, scorer.recipe)
         return backends.load_scorer(backend, path, threads=threads)
 
     def __repr__(self) -> str:

@@ -52,8 +52,7 @@ the JSON round trip, the `.keras` round trip (same class, same outputs),
 training=False equal to the default call, and a forward and backward pass
 under the global mixed_bfloat16 policy with finite results.
 
-`check_layer` is the older entry point (no weight counts); new tests use
-`run_layer_test`. `StopAfterEpochs` simulates an interrupted training run.
+`StopAfterEpochs` simulates an interrupted training run.
 """
 
 from __future__ import annotations
@@ -119,7 +118,6 @@ def _assert_finite(outputs, what=""):
 global_policy = dtype_policy_scope
 
 
-_mixed_precision = global_policy  # the old name
 
 
 def _inputs_list(input_data):
@@ -197,11 +195,6 @@ def _wrap_layer(layer_factory, input_shapes):
     layer = layer_factory()
     inputs = inputs[0] if len(inputs) == 1 else inputs
     return keras.Model(inputs, layer(inputs)), layer
-
-
-def _random_inputs(input_shapes, seed=0, low=-1.0, high=1.0):
-    rng = np.random.default_rng(seed)
-    return [rng.uniform(low, high, s).astype("float32") for s in input_shapes]
 
 
 def _gradients(model_or_layer, feed, training=True):
@@ -516,35 +509,6 @@ def run_model_saving_test(cls, init_kwargs, input_data, atol=1e-6, randomize=Tru
         assert restored.get_config() == layer.get_config()
     _assert_same(out, _to_numpy(loaded(feed)), atol)
     return loaded
-
-
-def check_layer(
-    layer_factory,
-    input_shapes,
-    expected_output_shape,
-    input_range=(-1.0, 1.0),
-    atol=1e-6,
-    check_training=True,
-):
-    """The older entry point: `run_layer_test` on `layer_factory()`'s class and
-    config, with random inputs and without weight counts."""
-    xs = _random_inputs(input_shapes, low=input_range[0], high=input_range[1])
-    layer = layer_factory()
-    config = layer.get_config()
-    init_kwargs = {k: v for k, v in config.items() if k not in ("name", "dtype", "trainable")}
-    return run_layer_test(
-        type(layer),
-        init_kwargs,
-        xs,
-        expected_output_shape,
-        expected_num_trainable_weights=None,
-        expected_num_non_trainable_weights=None,
-        atol=atol,
-        run_training_check=check_training,
-    )
-
-
-# ---------------------------------------------------------------- models
 
 
 def check_model(model_factory, inputs, expected_output_shape, atol=1e-5, check_training=True):

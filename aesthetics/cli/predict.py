@@ -44,13 +44,15 @@ def register(sub, parents=()):
 
 def check(args) -> None:
     """Model path, backend and inputs, before TensorFlow is imported."""
+    from aesthetics import zoo
     from aesthetics.data.images import find_images
     from aesthetics.errors import InputNotFoundError
 
     if args.weights:
         require_path(args.weights, "--weights", "file")
-    elif args.model is None or _is_zoo_name(args.model):
-        args.model = _shipped_model_path(args)
+    elif args.model is None or zoo.is_name(args.model):
+        path, args.backend = zoo.shipped_file(args.model, args.backend, need_keras=bool(args.explain))
+        args.model = str(path)
     else:
         require_path(args.model, "--model")
     backend = choose_backend(args)
@@ -102,25 +104,6 @@ def run(args) -> int:
     failed = len(records) - scored
     print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)
     return 0 if scored else 1
-
-
-def _is_zoo_name(text) -> bool:
-    from aesthetics import zoo
-
-    return zoo.is_name(text)
-
-
-def _shipped_model_path(args):
-    """The shipped model's file for the backend: ONNX (no TensorFlow) when
-    onnxruntime is installed and nothing needs Keras, else .keras."""
-    from aesthetics import zoo
-    from aesthetics.api import _onnxruntime_available
-
-    entry = zoo.get(args.model or zoo.DEFAULT_MODEL)
-    want_onnx = args.backend == "onnx" or (
-        args.backend == "auto" and not args.explain and entry.has("onnx") and _onnxruntime_available()
-    )
-    return str(entry.path("onnx" if want_onnx else "keras"))
 
 
 def choose_backend(args) -> str:

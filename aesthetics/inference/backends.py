@@ -29,7 +29,7 @@ import numpy as np
 
 from aesthetics.constants import DEFAULT_MAX_PIXELS, PREDICT_BACKENDS
 from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
-from aesthetics.data.resize import prepare_photo, resize_photo
+from aesthetics.data.resize import prepare_photo
 from aesthetics.errors import AestheticsError, ConfigError, InputNotFoundError, ModelFileError
 from aesthetics.models.recipe import Recipe
 
@@ -59,12 +59,6 @@ def resolve_backend(model_path, backend: str = "auto") -> str:
 
 # --------------------------------------------------------------------------
 # numpy/Pillow image path (no TensorFlow)
-
-
-def resize_like_pipeline(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) float32 holding integers 0..255:
-    the pipeline's resize (`aesthetics.data.resize.resize_photo`)."""
-    return resize_photo(image, size).astype(np.float32)
 
 
 def load_for_model(path, recipe: Recipe, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aesthetics.errors import DataError, InputNotFoundError
-
 import logging
 from pathlib import Path
 
 import numpy as np
+
+from aesthetics.errors import DataError, InputNotFoundError
 
 log = logging.getLogger("aesthetics")
 
@@ -27,13 +27,13 @@ def evaluate_model(model, labels, images, label_format="auto", score_range=None,
     from aesthetics.data.files import resolve_images
     from aesthetics.data.labels import read_labels
     from aesthetics.data.splits import load_split
-    from aesthetics.metrics.scores import distribution_mean, evaluate_distributions
     from aesthetics.inference.scoring import score_files
-
+    from aesthetics.metrics.scores import distribution_mean, evaluate_distributions
     from aesthetics.models.scorer import recipe_of
 
-    if score_range is None and recipe_of(model).score_range is not None:
-        score_range = list(recipe_of(model).score_range)
+    trained_range = recipe_of(model).score_range
+    if score_range is None and trained_range is not None:
+        score_range = list(trained_range)
     table = read_labels(labels, fmt=label_format, score_range=score_range)
     if split_file:
         train_ids, val_ids = load_split(split_file)

@@ -27,16 +27,15 @@ colormap) and alpha-blends it; `explain_records` does that for the records of
 
 from __future__ import annotations
 
-from aesthetics.constants import EXPLAIN_METHODS
-from aesthetics.errors import ConfigError, ModelFileError
-
 import dataclasses
-
 import logging
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from aesthetics.constants import EXPLAIN_METHODS
+from aesthetics.errors import ConfigError, ModelFileError
 
 log = logging.getLogger("aesthetics")
 

@@ -23,7 +23,6 @@ batches the uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -148,16 +147,12 @@ def pretrain(
 
 def _pretrain(config, run_dir, images, resume, verbose, callbacks) -> dict:
     p = config.pretrain
-    run = RunFolder(run_dir, sections=("model", "pretrain"), outputs=OUTPUTS)
+    # (a finished run needs no checkpoints/last.keras: it may be deleted to save space)
+    run = RunFolder(run_dir, sections=("model", "pretrain"), outputs=OUTPUTS, results=OUTPUTS)
     state = run.prepare(config, resume)
     if state.get("finished"):
-        if all(run.file(n).exists() for n in OUTPUTS):
-            # (checkpoints/last.keras may have been deleted to save space)
-            log.info("pretraining run in %s already finished with this config; nothing to do", run_dir)
-            return json.loads(run.file("metrics.json").read_text())
-        run.start_over()  # finished, but its outputs are gone: train again
-        state = {}
-    resuming = bool(state) and not state.get("finished")
+        return run.finished_metrics()
+    resuming = bool(state)
     keras.utils.set_random_seed(p.seed)
 
     options = PretextOptions.from_config(p)

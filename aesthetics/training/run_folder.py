@@ -82,12 +82,17 @@ class RunFolder:
             ("data", "model", "train")); only those are compared on resume.
         outputs: file names the run writes when it finishes (removed by
             `start_over`).
+        results: the outputs a finished run must still have to count as
+            finished (metrics.json among them); a finished run missing one is
+            trained again.
     """
 
-    def __init__(self, path, sections: Iterable[str], outputs: Iterable[str] = ()):
+    def __init__(self, path, sections: Iterable[str], outputs: Iterable[str] = (),
+                 results: Iterable[str] = ("metrics.json",)):
         self.path = Path(path)
         self.sections = tuple(sections)
         self.outputs = tuple(outputs)
+        self.results = tuple(results)
 
     # ---- files
     @property
@@ -149,13 +154,20 @@ class RunFolder:
                         f"in this folder pass --no-resume; to keep it, choose another --output"
                     )
         if state.get("finished"):
+            if all((self.path / name).exists() for name in self.results):
+                return state
+            log.warning("%s finished, but its results are gone; training again", self.path)
+        elif state and self.last_checkpoint.exists():
             return state
-        if state and self.last_checkpoint.exists():
-            return state
-        if state:
+        elif state:
             log.warning("%s has state.json but no checkpoint; starting over", self.path)
         self.start_over()
         return {}
+
+    def finished_metrics(self) -> dict:
+        """The metrics.json of a finished run (after `prepare` said finished)."""
+        log.info("run in %s already finished with this config; nothing to do", self.path)
+        return json.loads((self.path / "metrics.json").read_text())
 
     def start(self, config) -> None:
         """Creates the folder and records the config (after `prepare`)."""

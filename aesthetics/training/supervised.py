@@ -174,17 +174,12 @@ def train(
 
 
 def _train(config, run_dir, init_from, resume, verbose, callbacks) -> dict:
-    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS)
+    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
+                    results=("metrics.json", "model.keras"))
     state = run.prepare(config, resume)
     if state.get("finished"):
-        if all(run.file(n).exists() for n in ("metrics.json", "model.keras")):
-            import json
-
-            log.info("run in %s already finished with this config; nothing to do", run_dir)
-            return json.loads(run.file("metrics.json").read_text())
-        run.start_over()  # finished, but its outputs are gone: train again
-        state = {}
-    resuming = bool(state) and not state.get("finished")
+        return run.finished_metrics()
+    resuming = bool(state)
     keras.utils.set_random_seed(config.train.seed)
 
     data = load_labeled_data(config, run_dir if resuming else None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from aesthetics.errors import InputNotFoundError, ModelFileError
+from aesthetics.errors import ConfigError, InputNotFoundError, ModelFileError
 
 ZOO_DIR = Path(__file__).parent
 DEFAULT_MODEL = "clive-mobilenet"
@@ -95,6 +95,27 @@ def model_path(name: str, kind: str = "keras") -> Path:
     if not path.is_file():
         raise InputNotFoundError(f"shipped model {name!r} has no {kind} file ({path})")
     return path
+
+
+def onnxruntime_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def shipped_file(name: Optional[str] = None, backend: str = "auto", need_keras: bool = False):
+    """(file, backend) for a shipped model (default: the default model).
+
+    "auto" picks the ONNX copy (no TensorFlow import) when onnxruntime is
+    installed and nothing needs Keras (`need_keras`, e.g. explanations),
+    else the `.keras` file."""
+    entry = get(name or DEFAULT_MODEL)
+    if backend == "auto":
+        backend = "onnx" if not need_keras and entry.has("onnx") and onnxruntime_available() else "keras"
+    if backend not in FILES:
+        raise ConfigError(f"shipped model {entry.name!r} comes as {' and '.join(FILES)}; "
+                          f"the {backend} backend cannot run it")
+    return model_path(entry.name, backend), backend
 
 
 def resolve(model, kind: str = "keras") -> Path:

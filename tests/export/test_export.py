@@ -317,15 +317,15 @@ def test_tflite_dynamic_quantisation_is_smaller_and_close(paths, model):
 # predict backends
 
 
-def test_resize_like_pipeline_matches_tf_resize():
-    from aesthetics.inference.backends import resize_like_pipeline
+def test_pipeline_resize_matches_tf_resize():
+    from aesthetics.data.resize import resize_photo
     from aesthetics.data.images import load_image
 
     files = list(generated_images()) + real_photos(4, 2)
     want = _tf_pixels(files)
     differing = 0
     for f, w in zip(files, want):
-        got = resize_like_pipeline(load_image(f), SIZE)
+        got = resize_photo(load_image(f), SIZE).astype(np.float32)
         assert np.abs(got - w).max() <= 1, f
         differing += int((got != w).sum())
     assert differing / want.size < 1e-3

@@ -81,11 +81,3 @@ def test_unregistered_class_fails_the_round_trip():
             expected_num_trainable_weights=2,
             expected_num_non_trainable_weights=0,
         )
-
-
-def test_check_layer_still_works_for_older_callers():
-    from aesthetics.layers import AdaptiveFusion
-    from harness import check_layer
-
-    layer = check_layer(lambda: AdaptiveFusion(epsilon=1e-3), [(2, 4, 5, 8), (2, 6)], (2, 4, 5, 8), atol=1e-5)
-    assert isinstance(layer, AdaptiveFusion) and layer.epsilon == 1e-3

@@ -76,3 +76,14 @@ def test_trim_history_drops_epochs_past_the_checkpoint(tmp_path):
     (run.path / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.9\n2,0.8\n")
     run.trim_history(2)
     assert (run.path / "history.csv").read_text().splitlines() == ["epoch,loss", "0,1.0", "1,0.9"]
+
+
+def test_a_finished_run_counts_as_finished_only_with_its_results(tmp_path):
+    run = _started_run(tmp_path)
+    run.update_state(finished=True)
+    (run.path / "metrics.json").write_text('{"srcc": 0.5}')
+    assert run.prepare(load_config(None, []))["finished"]
+    assert run.finished_metrics() == {"srcc": 0.5}
+    (run.path / "metrics.json").unlink()
+    assert run.prepare(load_config(None, [])) == {}  # results gone: train again
+    assert not run.last_checkpoint.exists() and not (run.path / "state.json").exists()
