@@ -82,6 +82,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("aesthetics: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`aesthetics predict ... | head`): stop quietly, as
+        # other Unix tools do; point stdout at devnull so the exit flush cannot fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except AestheticsError as e:
         if os.environ.get("AESTHETICS_DEBUG"):
             raise

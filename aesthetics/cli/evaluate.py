@@ -17,7 +17,7 @@ def register(sub, parents=()):
         description="Print and write SRCC, PLCC, accuracy, MSE, MAE and EMD, and save a "
         "predicted-vs-true scatter plot.",
     )
-    p.add_argument("--model", required=True, help="a trained model (.keras)")
+    p.add_argument("--model", required=True, help="a trained model (.keras) or a shipped model's name")
     p.add_argument("--images", required=True, help="image folder")
     p.add_argument("--labels", required=True, help="label file (any supported format)")
     p.add_argument("--label-format", default="auto", choices=("auto",) + LABEL_FORMATS)
@@ -33,8 +33,10 @@ def register(sub, parents=()):
 
 
 def check(args) -> None:
+    from aesthetics import zoo
     from aesthetics.inference.loading import check_model_path
 
+    args.model = str(zoo.resolve(args.model))  # a shipped model's name, or a path
     check_model_path(args.model)
     require_path(args.images, "--images", "dir")
     require_path(args.labels, "--labels", "file")

@@ -18,7 +18,7 @@ def register(sub, parents=()):
         "one file taking float32 RGB [0, 255] images. Metadata goes to model.json inside "
         "the SavedModel folder, or FILE.json beside a file (e.g. model.onnx.json).",
     )
-    p.add_argument("--model", required=True, help="the trained model (.keras)")
+    p.add_argument("--model", required=True, help="the trained model (.keras) or a shipped model's name")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("--output", required=True, help="SavedModel folder, or the .onnx / .tflite file")
     p.add_argument("--quantize", choices=QUANTIZE_MODES,
@@ -29,8 +29,10 @@ def register(sub, parents=()):
 
 def check(args) -> None:
     from aesthetics.errors import ConfigError
+    from aesthetics import zoo
     from aesthetics.inference.loading import check_model_path
 
+    args.model = str(zoo.resolve(args.model))  # a shipped model's name, or a path
     check_model_path(args.model)
     if args.quantize and args.format != "tflite":
         raise ConfigError("--quantize is only supported for --format tflite")

@@ -92,14 +92,17 @@ def run(args) -> int:
                                       legacy=legacy, max_pixels=args.max_pixels)
     if explain:
         explain(records)
-    print(format_table(records))  # first: if writing fails, the scores are not lost
-    if args.output:
+    write_error = None
+    if args.output:  # written before printing: a closed pipe (`| head`) cannot lose it
         try:
             write_records(records, args.output)
         except OSError as e:
-            from aesthetics.errors import OutputError
+            write_error = e
+    print(format_table(records))  # if writing failed, the scores are not lost
+    if write_error is not None:
+        from aesthetics.errors import OutputError
 
-            raise OutputError(f"could not write {args.output} ({e}); the scores are printed above") from None
+        raise OutputError(f"could not write {args.output} ({write_error}); the scores are printed above")
     scored = sum("error" not in r for r in records)
     failed = len(records) - scored
     print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)

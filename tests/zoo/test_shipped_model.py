@@ -189,3 +189,25 @@ def test_offline_quickstart_end_to_end(tmp_path):
     metrics = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
     assert metrics["n"] > 0 and metrics["srcc"] is not None
     assert len(json.loads((tmp_path / "run" / "scores_finetuned.json").read_text())) == 44
+
+
+def test_evaluate_and_export_take_a_shipped_model_name(tmp_path):
+    from aesthetics.sample_data import sample_labels_path
+
+    p = subprocess.run([sys.executable, "-m", "aesthetics", "evaluate", "--model", zoo.DEFAULT_MODEL,
+                        "--images", str(sample_images_dir()), "--labels", str(sample_labels_path()),
+                        "--output", str(tmp_path / "m.json")], env=_env(), capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 44
+
+
+def test_a_closed_pipe_neither_loses_the_output_nor_prints_a_traceback(tmp_path):
+    out = tmp_path / "s.csv"
+    # `true` reads nothing and exits: the table hits a closed pipe (unless the
+    # kernel's pipe buffer took it all first; either way nothing may be lost)
+    cmd = (f"{sys.executable} -m aesthetics predict {sample_images_dir()} --output {out} | true; "
+           "exit ${PIPESTATUS[0]}")
+    p = subprocess.run(["bash", "-c", cmd], env=_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode in (0, 141) and "Traceback" not in p.stderr, p.stderr
+    assert len(out.read_text().splitlines()) == 45  # header + 44 photos
