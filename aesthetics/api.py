@@ -175,7 +175,7 @@ class Scorer:
         image (a file path, PIL image, bytes, (H, W, 3) array), a list for a
         folder, a glob, a list or an (N, H, W, 3) batch."""
         from aesthetics.inference.backends import score_files_numpy
-        from aesthetics.inference.scoring import records_from_outputs
+        from aesthetics.inference.records import make_record
 
         items, single = self._items(x)
         records: list = [None] * len(items)
@@ -196,11 +196,9 @@ class Scorer:
             chunk = pending[start:start + batch_size]
             for group in _same_shape_groups(chunk):
                 out = self._scorer(np.stack([a for _, a in group]))
-                rows = records_from_outputs([items[i][0] for i, _ in group],
-                                            {k: row for k, row in enumerate(out)}, {})
-                for (i, _), rec in zip(group, rows):
-                    rec.pop("path", None)
-                    rec["image_id"] = items[i][0]
+                for (i, _), row in zip(group, out):
+                    rec = make_record("", items[i][0], row)
+                    rec.pop("path")  # an in-memory image has no file
                     records[i] = rec
         return records[0] if single else records
 

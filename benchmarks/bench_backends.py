@@ -210,7 +210,8 @@ def main(argv=None) -> int:
     log("parity ...")
     import tensorflow as tf
 
-    from aesthetics.inference.backends import OnnxScorer, TFLiteScorer, load_for_model
+    from aesthetics.inference.backends import OnnxScorer, TFLiteScorer
+    from aesthetics.inference.scoring import load_for_model
     from aesthetics.data.images import load_image
     from aesthetics.data.pipeline import resize_image
     from aesthetics.inference.loading import load_model

@@ -1,4 +1,4 @@
-"""Arguments shared by the subcommands that train into a run folder."""
+"""Arguments and argument checks shared by the subcommands."""
 
 from __future__ import annotations
 
@@ -68,3 +68,54 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def check_writable_file(path, what: str, suffixes=()) -> None:
+    """OutputError/ConfigError, before any work, unless `path` can be written
+    (its folder is created) and has one of `suffixes`."""
+    from pathlib import Path
+
+    from aesthetics.errors import ConfigError, OutputError
+
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise ConfigError(f"{what} {path}: expected a {' or '.join(suffixes)} file name")
+    if p.is_dir():
+        raise OutputError(f"{what} {path} is a folder; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        probe = p.with_name(f".{p.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+
+
+def check_writable_folder(path, what: str) -> None:
+    """OutputError, before any work, unless folder `path` exists or can be
+    created, and can be written."""
+    import tempfile
+    from pathlib import Path
+
+    from aesthetics.errors import OutputError
+
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise OutputError(f"{what} {path}: cannot write there ({e.strerror or e})") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from aesthetics.cli.common import positive_int, require_path
+from aesthetics.cli.common import finite_float, positive_int, require_path
 from aesthetics.constants import PREDICT_BACKENDS
 from aesthetics.errors import ConfigError
 
@@ -16,7 +16,8 @@ def register(sub, parents=()):
         help="score images (files, folders, globs)",
         description="Score images, with the default shipped model unless --model or --weights "
         "says otherwise. Files that cannot be read get an 'error' entry instead of a score; the "
-        "exit status is 0 when at least one image was scored.",
+        "exit status is 0 when at least one image was scored. --output is written as batches "
+        "finish: after Ctrl-C, kill or a crash, run the same command with --resume.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
     src = p.add_mutually_exclusive_group()
@@ -30,13 +31,29 @@ def register(sub, parents=()):
                    help="idealo's preprocessing: nearest resize straight to 224, no EXIF rotation "
                    "(default with --weights; otherwise the model's recipe decides)")
     p.add_argument("--no-legacy-preprocessing", dest="legacy", action="store_false")
-    p.add_argument("--output", help="write results to .json (list, idealo-compatible) or .csv")
+    p.add_argument("--output", help="write results to .csv, .jsonl or .json (a list, "
+                   "idealo-compatible), streamed batch by batch: a killed run keeps what it scored")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="--output exists: keep its scores "
+                       "and score only the files it lacks (files that failed are tried again)")
+    again.add_argument("--overwrite", action="store_true", help="--output exists: start it again")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--backend", default="auto", choices=PREDICT_BACKENDS,
                    help="runtime for --model (default auto: by extension, a folder is a "
                    "SavedModel); onnx runs in onnxruntime without importing TensorFlow")
     p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--workers", type=positive_int, help="decoding threads (default: CPUs, at most 8)")
     p.add_argument("--max-pixels", type=positive_int, help="refuse images with more pixels (bomb guard)")
+    rank = p.add_argument_group("ranking (the --output file always holds every photo)")
+    rank.add_argument("--sort", action="store_true", help="print (and write --output) best first")
+    rank.add_argument("--top-k", type=positive_int, metavar="N", help="print only the N best")
+    rank.add_argument("--min-score", type=finite_float, metavar="S", help="print only photos scoring >= S")
+    place = rank.add_mutually_exclusive_group()
+    place.add_argument("--copy-to", metavar="DIR", help="copy the chosen photos into DIR, named "
+                       "by rank (0001_name.jpg: best first)")
+    place.add_argument("--link-to", metavar="DIR", help="as --copy-to, with symbolic links")
+    p.add_argument("--report", metavar="HTML", help="also write a self-contained HTML page: "
+                   "thumbnails best first, a histogram, failed files (see `aesthetics report`)")
     p.add_argument("--explain", metavar="OUT_DIR", help="also write OUT_DIR/<image_id>.png: the "
                    "attention (dual_path) or Grad-CAM map over the photo (.keras/--weights only)")
     p.set_defaults(func=run, check=check)
@@ -66,47 +83,164 @@ def check(args) -> None:
     args.image_paths = find_images(args.paths, recursive=args.recursive)
     if not args.image_paths:
         raise InputNotFoundError(f"no images found in {' '.join(args.paths)}")
+    if args.resume and not args.output:
+        raise ConfigError("--resume needs --output (the file to resume)")
     if args.output:
-        from aesthetics.inference.scoring import check_output_path
+        from aesthetics.inference.outputs import check_output_path
 
-        check_output_path(args.output)  # before any work, not after all of it
+        # before any work, not after all of it
+        check_output_path(args.output, resume=args.resume, overwrite=args.overwrite)
+    from aesthetics.cli.common import check_writable_file, check_writable_folder
+
+    if args.report:
+        check_writable_file(args.report, "--report", (".html", ".htm"))
+    folder = args.copy_to or args.link_to
+    if folder:
+        check_writable_folder(folder, "--copy-to" if args.copy_to else "--link-to")
 
 
 def run(args) -> int:
-    from aesthetics.inference.scoring import format_table, write_records
+    from aesthetics.inference.streaming import stream_to_output
 
-    paths = args.image_paths
     backend = args.backend_resolved
     legacy = args.legacy  # None: as the model's recipe says
     model = load_keras_model(args) if backend == "keras" else None
     explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
+    scorer = make_scorer(args, backend, model)
+    recipe = scorer.recipe
+    bins = recipe.num_bins if recipe.output == "distribution" else 0
+    show = Printer(args)
+    restore = _sigterm_as_interrupt()
+    try:
+        summary = stream_to_output(
+            scorer, args.image_paths, output=args.output, resume=args.resume, bins=bins,
+            batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels,
+            workers=args.workers, on_batch=show.batch, before_write=explain, on_plan=show.plan)
+    except KeyboardInterrupt as e:
+        show.close()
+        summary = getattr(e, "summary", None)
+        if summary is not None and args.output:
+            print(f"aesthetics: interrupted: {summary.kept + summary.scored + summary.failed} "
+                  f"record(s) are in {args.output}; run the same command with --resume to finish",
+                  file=sys.stderr)
+        raise
+    finally:
+        restore()
+    show.close()
+    return finish(args, summary, show, bins)
+
+
+def finish(args, summary, show, bins) -> int:
+    """Ranking, copies, the report and the summary line, once all is scored."""
+    from aesthetics.errors import OutputError
+    from aesthetics.inference.outputs import read_records, write_records
+    from aesthetics.inference.records import by_score, format_table, is_scored
+
+    if summary.write_error is not None:
+        if show.deferred:  # nothing was printed yet: these are not on disk
+            print(format_table(summary.unsaved))
+        raise OutputError(
+            f"could not write {args.output} ({summary.write_error}); {len(summary.unsaved)} "
+            f"score(s) that it lacks are printed above; free space and run again with --resume"
+        )
+    if not (show.deferred or args.copy_to or args.link_to or args.report):
+        print(f"aesthetics: {summary.line()}", file=sys.stderr)
+        return 0 if summary.scored + summary.kept else 1
+    records = read_records(args.output) if args.output else show.records
+    if args.sort and args.output:
+        errors = [r for r in records if not is_scored(r)]
+        write_records(by_score(records) + errors, args.output, bins=bins)  # atomic
+    if show.deferred:
+        print_selection(args, records)
+    if args.copy_to or args.link_to:
+        from aesthetics.inference.ranking import place_files, select
+
+        chosen = select(records, args.top_k, args.min_score)
+        folder = args.copy_to or args.link_to
+        placed, failed = place_files(chosen, folder, "copy" if args.copy_to else "link")
+        print(f"aesthetics: {'copied' if args.copy_to else 'linked'} {placed} photo(s) into "
+              f"{folder}" + (f"; {len(failed)} could not be" if failed else ""), file=sys.stderr)
+    if args.report:
+        from aesthetics.report import write_report
+
+        write_report(records, args.report)
+        print(f"aesthetics: report in {args.report}", file=sys.stderr)
+    print(f"aesthetics: {summary.line()}", file=sys.stderr)
+    return 0 if summary.scored + summary.kept else 1
+
+
+def print_selection(args, records) -> None:
+    """The table at the end: ranked (--sort/--top-k/--min-score), then errors."""
+    from aesthetics.inference.ranking import select
+    from aesthetics.inference.records import format_table, is_scored
+
+    print(format_table(select(records, args.top_k, args.min_score)))
+    if args.top_k is None and args.min_score is None:
+        failed = [r for r in records if not is_scored(r)]
+        if failed:
+            print(format_table(failed))
+
+
+class Printer:
+    """Prints each batch's table lines as they come (above the progress bar),
+    or, when the output is ranked, nothing until the end."""
+
+    def __init__(self, args):
+        from tqdm import tqdm
+
+        self.deferred = bool(args.sort or args.top_k or args.min_score is not None)
+        # ranking, copies or a report without --output: keep the records here
+        wanted = self.deferred or args.copy_to or args.link_to or args.report
+        self.records = [] if wanted and not args.output else None
+        self.bar = tqdm(total=len(args.image_paths), unit="photo", file=sys.stderr,
+                        disable=True if args.quiet else None,  # None: off when not a terminal
+                        dynamic_ncols=True, leave=False)
+
+    def plan(self, todo: int) -> None:
+        self.bar.reset(total=todo)  # a resumed run counts only what is left
+
+    def batch(self, records) -> None:
+        from aesthetics.inference.records import format_table
+
+        if self.records is not None:
+            self.records.extend(records)
+        if not self.deferred:
+            text = format_table(records)
+            if self.bar.disable:
+                print(text, flush=True)
+            else:
+                self.bar.write(text, file=sys.stdout)
+        self.bar.update(len(records))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM (`kill`, `timeout`, `docker stop`) ends the run as Ctrl-C does:
+    the output is closed valid. Returns a function restoring the handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def make_scorer(args, backend, model):
+    """The scorer for the chosen backend (see aesthetics.inference.backends)."""
     if model is not None:
-        from aesthetics.inference.scoring import score_files
+        from aesthetics.inference.scoring import as_scorer
 
-        records = score_files(model, paths, batch_size=args.batch_size, legacy=legacy,
-                              max_pixels=args.max_pixels)
-    else:
-        from aesthetics.inference.backends import score_with_exported
+        return as_scorer(model)
+    from aesthetics.inference.backends import load_scorer
 
-        records = score_with_exported(backend, args.model, paths, batch_size=args.batch_size,
-                                      legacy=legacy, max_pixels=args.max_pixels)
-    if explain:
-        explain(records)
-    write_error = None
-    if args.output:  # written before printing: a closed pipe (`| head`) cannot lose it
-        try:
-            write_records(records, args.output)
-        except OSError as e:
-            write_error = e
-    print(format_table(records))  # if writing failed, the scores are not lost
-    if write_error is not None:
-        from aesthetics.errors import OutputError
-
-        raise OutputError(f"could not write {args.output} ({write_error}); the scores are printed above")
-    scored = sum("error" not in r for r in records)
-    failed = len(records) - scored
-    print(f"aesthetics: scored {scored} image(s), {failed} failed", file=sys.stderr)
-    return 0 if scored else 1
+    return load_scorer(backend, args.model)
 
 
 def choose_backend(args) -> str:

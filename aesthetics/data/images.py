@@ -77,6 +77,7 @@ def load_image(
     path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     exif_transpose: bool = True,
+    draft=None,
 ) -> np.ndarray:
     """Decodes `path` into an (H, W, 3) uint8 RGB array.
 
@@ -85,6 +86,12 @@ def load_image(
             encoded bytes).
         max_pixels: images with more pixels are refused (decompression bombs).
         exif_transpose: apply the EXIF orientation tag (what a viewer shows).
+        draft: optional `(width, height) -> (width, height) or None`: the
+            smallest decoded size the caller needs, given the stored size.
+            A JPEG is then decoded at 1/2, 1/4 or 1/8 scale in the DCT
+            domain (`Image.draft`) when that still covers it: several times
+            cheaper for large photos. Scale and orientation are the stored
+            (pre-EXIF-rotation) ones.
 
     Raises:
         ImageDecodeError: unreadable, unsupported, truncated or too large.
@@ -108,6 +115,10 @@ def load_image(
                     f"(raise data.max_pixels to allow it)"
                 )
             img.seek(0)  # first frame of GIF/TIFF/WebP animations
+            if draft is not None and img.format == "JPEG":
+                need = draft(w, h)
+                if need is not None:
+                    img.draft("RGB" if img.mode == "RGB" else None, need)
             img.load()
             if exif_transpose:
                 img = ImageOps.exif_transpose(img)

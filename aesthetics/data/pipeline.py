@@ -30,7 +30,7 @@ from aesthetics.data.images import (
     load_image,
     load_image_legacy,
 )
-from aesthetics.data.resize import resize_photo
+from aesthetics.data.resize import resize_photo, square_draft_size
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -110,7 +110,10 @@ def _decoder(report: DecodeReport, options: PipelineOptions, size: int):
             if options.legacy:
                 image = load_image_legacy(path, options.image_size)
             else:
-                image = resize_photo(load_image(path, max_pixels=options.max_pixels), size)
+                # the same JPEG draft decode as predict (aesthetics.inference.scoring)
+                image = load_image(path, max_pixels=options.max_pixels,
+                                   draft=lambda w, h: square_draft_size(size, w, h))
+                image = resize_photo(image, size)
             return image, b""
         except ImageDecodeError as e:
             report.add(path, str(e))

@@ -62,6 +62,36 @@ def fit_photo(image: np.ndarray, max_side: int, min_side: int = NATIVE_MIN_SIDE)
     return _resample(image, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
+DRAFT_MARGIN = 2  # decode at >= 2x the final size: the resize still averages real pixels
+
+
+def draft_size(recipe, width: int, height: int):
+    """The smallest decoded (width, height) that `prepare_photo` needs for a
+    stored photo of width x height (with a margin), or None when any JPEG
+    draft scale would be too small to help (see `load_image(draft=...)`)."""
+    if recipe.legacy:
+        return None
+    if recipe.native:
+        scale = min(1.0, recipe.max_side / max(width, height))
+        if min(width, height) * scale < NATIVE_MIN_SIDE:
+            return None  # enlarged by fit_photo: decode it all
+        need = (width * scale * DRAFT_MARGIN, height * scale * DRAFT_MARGIN)
+    else:
+        return square_draft_size(recipe.input_side, width, height)
+    return _worth_it(need, width, height)
+
+
+def square_draft_size(side: int, width: int, height: int):
+    """`draft_size` for a resize to side x side (each side needs the margin)."""
+    return _worth_it((side * DRAFT_MARGIN, side * DRAFT_MARGIN), width, height)
+
+
+def _worth_it(need, width: int, height: int):
+    if need[0] * 2 > width or need[1] * 2 > height:
+        return None  # not even a 1/2 scale would do
+    return (int(np.ceil(need[0])), int(np.ceil(need[1])))
+
+
 def prepare_photo(image: np.ndarray, recipe) -> np.ndarray:
     """A decoded photo as a model with `recipe` takes it, uint8: (S, S, 3)
     resized (and centre-cropped for "center_crop" recipes), or for "native"

@@ -51,12 +51,42 @@ def _check_magic(image_bytes):
     )
 
 
-def decode_image_bytes(data):
+def _jpeg_draft_ratio(data, recipe):
+    """The DCT scale (1, 2, 4 or 8) `load_image` decodes this JPEG at for
+    `recipe`: `aesthetics.data.resize.draft_size` and Pillow's
+    `JpegImageFile.draft` (scale = min(w // need_w, h // need_h), the largest
+    power of two <= it, at most 8), in graph ops. Index 0..3 into (1, 2, 4, 8)."""
+    import tensorflow as tf
+
+    from aesthetics.constants import NATIVE_MIN_SIDE
+    from aesthetics.data.resize import DRAFT_MARGIN
+
+    shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.float64)
+    h, w = shape[0], shape[1]
+    margin = float(DRAFT_MARGIN)
+    if recipe.native:
+        scale = tf.minimum(tf.constant(1.0, tf.float64), recipe.max_side / tf.maximum(w, h))
+        possible = tf.minimum(w, h) * scale >= NATIVE_MIN_SIDE
+        need_w, need_h = tf.math.ceil(w * scale * margin), tf.math.ceil(h * scale * margin)
+    else:
+        side = float(recipe.input_side * DRAFT_MARGIN)
+        possible = tf.constant(True)
+        need_w = need_h = tf.constant(side, tf.float64)
+    possible = possible & (need_w * 2 <= w) & (need_h * 2 <= h)
+    need_w, need_h = tf.maximum(need_w, 1.0), tf.maximum(need_h, 1.0)
+    scale = tf.minimum(tf.math.floordiv(w, need_w), tf.math.floordiv(h, need_h))
+    index = tf.cast(scale >= 2, tf.int32) + tf.cast(scale >= 4, tf.int32) + tf.cast(scale >= 8, tf.int32)
+    return tf.where(possible, index, 0)
+
+
+def decode_image_bytes(data, recipe=None):
     """One encoded image -> (H, W, 3) uint8 RGB, the pixels `load_image`
     (Pillow) gives:
 
     - JPEG with the accurate integer IDCT, libjpeg's ISLOW that Pillow uses
-      (TF's default, INTEGER_FAST on x86, differs by up to ~20 levels);
+      (TF's default, INTEGER_FAST on x86, differs by up to ~20 levels); with
+      a `recipe`, at the reduced DCT scale `load_image(draft=...)` picks for
+      a large photo (libjpeg's scaled decode, as Pillow's draft mode);
     - PNG: gray expanded to RGB, transparency composited on white (Pillow's
       alpha_composite over white, in exact arithmetic);
     - GIF first frame, BMP via tf.io.decode_image.
@@ -87,7 +117,12 @@ def decode_image_bytes(data):
         return tf.cast(out, tf.uint8)
 
     def jpeg():
-        return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
+        def at(ratio):
+            return lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE")
+
+        if recipe is None or recipe.legacy:
+            return at(1)()
+        return tf.switch_case(_jpeg_draft_ratio(data, recipe), [at(r) for r in (1, 2, 4, 8)])
 
     def other():
         return tf.io.decode_image(data, channels=3, expand_animations=False)
@@ -120,7 +155,7 @@ def bytes_to_model_input(image_bytes, recipe):
         image_bytes = tf.identity(image_bytes)
 
     def one(data):
-        resized = resize_image(decode_image_bytes(data), side)
+        resized = resize_image(decode_image_bytes(data, recipe), side)
         pixels = tf.cast(tf.cast(tf.round(resized), tf.uint8), tf.float32)
         return pixels[off : off + size, off : off + size]
 
@@ -137,7 +172,7 @@ def native_model_input(data, recipe):
 
     from aesthetics.constants import NATIVE_MIN_SIDE
 
-    image = decode_image_bytes(data)
+    image = decode_image_bytes(data, recipe)
     hw = tf.cast(tf.shape(image)[:2], tf.float64)
     one = tf.constant(1.0, tf.float64)
     scale = tf.minimum(one, float(recipe.max_side) / tf.reduce_max(hw))

@@ -1,14 +1,15 @@
 """`predict` backends: which runtime scores the images.
 
-    keras       a `.keras` model; tf.data pipeline (`aesthetics.inference.scoring.score_files`)
-    savedmodel  an exported SavedModel folder (its `serving_images` signature),
-                same tf.data pipeline
-    onnx        an exported `.onnx` file in onnxruntime; Pillow decoding and a
-                Pillow resize that reproduces the pipeline's antialiased
-                bilinear resize: no TensorFlow or Keras is imported
-    tflite      an exported `.tflite` file; same numpy pipeline as onnx, run by
-                `ai_edge_litert` when installed (then TensorFlow-free too),
-                else `tf.lite.Interpreter`
+    keras       a `.keras` model (`KerasScorer`)
+    savedmodel  an exported SavedModel folder (its `serving_images` signature)
+    onnx        an exported `.onnx` file in onnxruntime: no TensorFlow or
+                Keras is imported
+    tflite      an exported `.tflite` file, run by `ai_edge_litert` when
+                installed (then TensorFlow-free too), else `tf.lite.Interpreter`
+
+All four are fed by the same loop (`aesthetics.inference.scoring`): Pillow
+decoding and the package's one resize, so a file gets the same pixels, and
+the same score, whichever runtime scores it.
 
 "auto" picks by the model path: a folder -> savedmodel, else the extension.
 This module imports only numpy and Pillow at load time; TensorFlow is imported
@@ -17,19 +18,14 @@ inside the savedmodel/tflite code paths that need it.
 
 from __future__ import annotations
 
-import itertools
 import os
 import warnings
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
-from aesthetics.constants import DEFAULT_MAX_PIXELS, PREDICT_BACKENDS
-from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
-from aesthetics.data.resize import prepare_photo
+from aesthetics.constants import PREDICT_BACKENDS
 from aesthetics.errors import AestheticsError, ConfigError, InputNotFoundError, ModelFileError
 from aesthetics.models.recipe import Recipe
 
@@ -57,86 +53,14 @@ def resolve_backend(model_path, backend: str = "auto") -> str:
     return kind
 
 
-# --------------------------------------------------------------------------
-# numpy/Pillow image path (no TensorFlow)
+def score_files_numpy(scorer, paths: Sequence[str], batch_size: int = 32, legacy: Optional[bool] = None,
+                      max_pixels: Optional[int] = None, workers: Optional[int] = None) -> list[dict]:
+    """Records for `paths` scored by `scorer`, in input order (see
+    `aesthetics.inference.scoring.iter_scored`)."""
+    from aesthetics.inference.scoring import score_paths
 
-
-def load_for_model(path, recipe: Recipe, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode (Pillow, EXIF rotation, alpha on white) and prepare one file as
-    `recipe` says (resize, or resize and centre crop): the pipeline's pixels."""
-    if recipe.legacy:
-        return load_image_legacy(path, recipe.image_size).astype(np.float32)
-    return prepare_photo(load_image(path, max_pixels=max_pixels), recipe).astype(np.float32)
-
-
-def _loaded_in_order(paths, loader, workers: int, window: int):
-    """Yields (index, image or None, error or None) in input order, decoding
-    up to `window` files ahead on `workers` threads (Pillow releases the GIL)."""
-
-    def safe(path):
-        try:
-            return loader(path), None
-        except ImageDecodeError as e:
-            return None, str(e)
-        except Exception as e:  # one bad file never stops the run
-            return None, f"unexpected error: {type(e).__name__}: {e}"
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        todo = iter(enumerate(paths))
-        pending = deque((i, pool.submit(safe, p)) for i, p in itertools.islice(todo, window))
-        while pending:
-            i, future = pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt[0], pool.submit(safe, nxt[1])))
-            image, error = future.result()
-            yield i, image, error
-
-
-def score_files_numpy(
-    scorer,
-    paths: Sequence[str],
-    batch_size: int = 32,
-    legacy: Optional[bool] = None,
-    max_pixels: Optional[int] = None,
-    workers: Optional[int] = None,
-) -> list[dict]:
-    """Scores files with `scorer` (float32 [B, S, S, 3] -> [B, bins] or [B, 1];
-    `scorer.recipe` says how to prepare them) without TensorFlow; same records
-    as `aesthetics.inference.scoring.score_files`."""
-    import dataclasses
-
-    from aesthetics.inference.scoring import records_from_outputs
-
-    recipe = scorer.recipe
-    if legacy is not None:
-        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
-    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-    workers = workers or min(8, os.cpu_count() or 1)
-    loader = lambda p: load_for_model(p, recipe, max_pixels=max_pixels)  # noqa: E731
-    outputs, failures = {}, {}
-    batch, index = [], []
-
-    def flush():
-        pred = np.asarray(scorer(np.stack(batch)), dtype=np.float32).reshape(len(batch), -1)
-        for i, row in zip(index, pred):
-            outputs[i] = row
-        batch.clear()
-        index.clear()
-
-    for i, image, error in _loaded_in_order(paths, loader, workers, window=2 * batch_size):
-        if error is not None:
-            failures[str(paths[i])] = error
-            continue
-        if batch and image.shape != batch[0].shape:
-            flush()  # native-resolution recipes: a batch holds photos of one size
-        batch.append(image)
-        index.append(i)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
-    return records_from_outputs(paths, outputs, failures)
+    return score_paths(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels,
+                       workers=workers)
 
 
 def _recipe(model_path, side, embedded: Optional[str] = None) -> Recipe:
@@ -255,7 +179,7 @@ class TFLiteScorer:
 
 class SavedModelScorer:
     """An exported SavedModel, called through its float `serving_images`
-    signature; quacks like a Keras model for `score_files`."""
+    signature."""
 
     def __init__(self, path):
         import tensorflow as tf
@@ -277,13 +201,10 @@ class SavedModelScorer:
         self.image_size = self.recipe.image_size
         self.input_shape = (None, self.image_size, self.image_size, 3)
 
-    def predict_on_batch(self, images):
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.fn(images=self._tf.convert_to_tensor(images, self._tf.float32))
         name = _pick_output(list(out))
         return np.asarray(out[name]).reshape(len(images), -1)
-
-    def __call__(self, images, training=False):
-        return self.predict_on_batch(images)
 
 
 def load_scorer(backend: str, model_path, threads: Optional[int] = None):
@@ -309,10 +230,5 @@ def score_with_exported(
     path = Path(model_path)
     if not path.exists():
         raise InputNotFoundError(f"model not found: {path}")
-    scorer = load_scorer(backend, path)
-    if backend == "savedmodel":
-        from aesthetics.inference.scoring import score_files
-
-        return score_files(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels,
-                           recipe=scorer.recipe)
-    return score_files_numpy(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels)
+    return score_files_numpy(load_scorer(backend, path), paths, batch_size=batch_size, legacy=legacy,
+                             max_pixels=max_pixels)

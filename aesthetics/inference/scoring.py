@@ -1,159 +1,166 @@
-"""Scoring image files with a Keras model: records for `predict` and `evaluate`.
+"""Scoring image files: one streaming loop every backend goes through.
 
-A scoring model maps float32 RGB [0, 255] images to either a distribution
-over score bins (B, num_bins) or a single quality score (B, 1), e.g. the
-ranking head of a self-supervised model. Both become the same record:
+`iter_scored(scorer, paths)` decodes photos on a thread pool (Pillow releases
+the GIL, so decoding the next batch overlaps the model's work on this one),
+prepares them as the scorer's recipe says (`aesthetics.data.resize`, the
+resize training validated with), batches same-shape photos, calls the scorer
+and yields each batch's records (`aesthetics.inference.records`) as soon as
+it is done; `predict` appends them to its output file and forgets them, so
+memory does not grow with the number of files. A file that cannot be read,
+decoded or named is one error record, never the end of the run.
 
-    {"image_id": "42039", "path": "...", "mean_score_prediction": 5.31,
-     "std_score_prediction": 1.42, "distribution": [10 floats]}
+A scorer is any callable float32 (B, H, W, 3) in [0, 255] -> (B, bins) or
+(B, 1) with a `recipe` attribute: `KerasScorer`, `OnnxScorer`, `TFLiteScorer`,
+`SavedModelScorer` (`aesthetics.inference.backends`). The keras, savedmodel,
+onnx and tflite backends therefore get the same pixels for the same file.
 
-or, for a file that could not be used, {"image_id", "path", "error": reason}.
-`image_id` and `mean_score_prediction` keep idealo's NIMA JSON compatible.
+This module imports only numpy and Pillow (the ONNX path stays TF-free).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import logging
-from pathlib import Path
-from typing import Optional, Sequence
+import dataclasses
+import itertools
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from aesthetics.distributions import distribution_mean_std
-
-log = logging.getLogger("aesthetics")
-
-
-def records_from_outputs(paths, outputs: dict, failures: dict) -> list[dict]:
-    """Builds one record per input path, in input order.
-
-    outputs: {index in paths: model output row}; failures: {path: reason}.
-    """
-    records = []
-    for i, path in enumerate(paths):
-        rec = {"image_id": Path(path).stem, "path": str(path)}
-        row = outputs.get(i)
-        if row is None:
-            rec["error"] = failures.get(str(path), "not scored")
-        elif not np.all(np.isfinite(row)):
-            rec["error"] = "the model's output is not finite (NaN or inf): the model file is broken"
-        elif row.shape[-1] == 1:  # scalar quality score (no distribution)
-            rec["mean_score_prediction"] = float(row[0])
-        else:
-            mean, std = (float(v) for v in distribution_mean_std(row))
-            rec["mean_score_prediction"] = mean
-            rec["std_score_prediction"] = std
-            rec["distribution"] = [round(float(p), 6) for p in row]
-        records.append(rec)
-    return records
+from aesthetics.constants import DEFAULT_MAX_PIXELS
+from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
+from aesthetics.data.resize import draft_size, prepare_photo
+from aesthetics.inference.records import error_record, image_ids, make_record, printable_path
+from aesthetics.models.recipe import Recipe
 
 
-def score_files(
-    model,
-    paths: Sequence[str],
+def load_for_model(path, recipe: Recipe, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode (Pillow, EXIF rotation, alpha on white) and prepare one file as
+    `recipe` says (resize, centre crop or native size): float32 pixels."""
+    if recipe.legacy:
+        return load_image_legacy(path, recipe.image_size).astype(np.float32)
+    image = load_image(path, max_pixels=max_pixels, draft=lambda w, h: draft_size(recipe, w, h))
+    return prepare_photo(image, recipe).astype(np.float32)
+
+
+def _loaded_in_order(paths, loader, workers: int, window: int):
+    """Yields (index, image or None, error or None) in input order, decoding
+    up to `window` files ahead on `workers` threads."""
+
+    def safe(path):
+        try:
+            return loader(path), None
+        except ImageDecodeError as e:
+            return None, str(e)
+        except Exception as e:  # one bad file never stops the run
+            return None, f"unexpected error: {type(e).__name__}: {e}"
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        todo = iter(enumerate(paths))
+        pending = deque((i, pool.submit(safe, p)) for i, p in itertools.islice(todo, window))
+        while pending:
+            i, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[0], pool.submit(safe, nxt[1])))
+            image, error = future.result()
+            yield i, image, error
+    finally:  # Ctrl-C: do not wait for the decodes queued ahead
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def with_recipe(scorer, legacy: Optional[bool]):
+    """`scorer.recipe`, with `legacy` (idealo's preprocessing) overriding its flag."""
+    recipe = scorer.recipe
+    if legacy is not None and bool(legacy) != recipe.legacy:
+        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
+    return recipe
+
+
+def iter_scored(
+    scorer,
+    paths: Sequence,
     batch_size: int = 32,
     legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
-    recipe=None,
-) -> list[dict]:
-    """Scores image files with a Keras model; bad files become error records.
+    workers: Optional[int] = None,
+    ids: Optional[Sequence[str]] = None,
+) -> Iterator[list[dict]]:
+    """Yields lists of records, one list per model call (with the error
+    records of the files that failed since the previous one); every path
+    gets exactly one record.
 
-    The photos are prepared as the model's recipe says (`recipe_of(model)`:
-    input size, resize or centre crop), i.e. as its training validated.
-    `legacy` (idealo's nearest resize) overrides the recipe's flag when given.
+    Args:
+        scorer: callable on float32 (B, H, W, 3) batches with a `recipe`.
+        paths: image files.
+        batch_size: photos per model call (photos of different shapes, with
+            a native-resolution recipe, are never batched together).
+        legacy: override the recipe's idealo-preprocessing flag.
+        max_pixels: refuse larger images (decompression bombs).
+        workers: decoding threads (default: the CPU count, at most 8).
+        ids: the records' image ids (default `image_ids(paths)`).
     """
-    import dataclasses
+    recipe = with_recipe(scorer, legacy)
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+    workers = workers or min(8, os.cpu_count() or 1)
+    ids = list(ids) if ids is not None else image_ids(paths)
+    loader = lambda p: load_for_model(p, recipe, max_pixels=max_pixels)  # noqa: E731
+    images, index, done = [], [], []
 
-    from aesthetics.constants import DEFAULT_MAX_PIXELS
-    from aesthetics.data.images import DecodeReport
-    from aesthetics.data.pipeline import PipelineOptions, make_eval_dataset
-    from aesthetics.models.scorer import recipe_of
+    def run_batch() -> list[dict]:
+        try:
+            pred = np.asarray(scorer(np.stack(images)), dtype=np.float32).reshape(len(images), -1)
+            batch = [make_record(paths[i], ids[i], row) for i, row in zip(index, pred)]
+        except Exception as e:  # the runtime rejected the batch: its files fail, the run goes on
+            reason = f"the model could not score this photo ({type(e).__name__}: {e})"
+            batch = [error_record(paths[i], ids[i], reason) for i in index]
+        images.clear()
+        index.clear()
+        return batch
 
-    recipe = recipe or recipe_of(model)
-    if legacy is not None:
-        recipe = dataclasses.replace(recipe, legacy=bool(legacy))
-    if recipe.native:  # photos keep their own sizes: the shape-grouping numpy path
-        from aesthetics.inference.backends import KerasScorer, score_files_numpy
-
-        return score_files_numpy(KerasScorer(model, recipe), paths, batch_size=batch_size,
-                                 max_pixels=max_pixels)
-    options = PipelineOptions.from_recipe(
-        recipe,
-        cache=False,  # a folder of photos is read once; caching only costs memory
-        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-    )
-    report = DecodeReport()
-    ds = make_eval_dataset(paths, None, options, batch_size, report=report, with_index=True)
-    outputs = {}
-    for images, index in ds:
-        # predict_on_batch runs a compiled graph: ~1.5x the eager call on CPU
-        pred = np.asarray(model.predict_on_batch(images), dtype=np.float32)
-        pred = pred.reshape(len(pred), -1)
-        for i, row in zip(np.asarray(index), pred):
-            outputs[int(i)] = row
-    return records_from_outputs(paths, outputs, report.failures)
-
-
-CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
-OUTPUT_FORMATS = (".json", ".csv")
-
-
-def check_output_path(output) -> Path:
-    """Refuses an output whose format is unknown or whose folder cannot be
-    written, before any scoring (creates the folder)."""
-    from aesthetics.errors import ConfigError, OutputError
-
-    output = Path(output)
-    if output.suffix.lower() not in OUTPUT_FORMATS:
-        raise ConfigError(f"--output {output}: unknown format {output.suffix or '(none)'!r}; "
-                          f"use one of {', '.join(OUTPUT_FORMATS)}")
-    if output.is_dir():
-        raise OutputError(f"--output {output} is a folder; give a file name")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        probe = output.with_name(f".{output.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OutputError(f"--output {output}: cannot write there ({e.strerror or e})") from None
-    return output
+    window = max(2 * batch_size, 2 * workers)
+    for i, image, error in _loaded_in_order(paths, loader, workers, window):
+        if error is not None:
+            done.append(error_record(paths[i], ids[i], error))
+            continue
+        if images and image.shape != images[0].shape:
+            done.extend(run_batch())
+        images.append(image)
+        index.append(i)
+        if len(images) == batch_size:
+            done.extend(run_batch())
+            yield done
+            done = []
+    if images:
+        done.extend(run_batch())
+    if done:
+        yield done
 
 
-def write_records(records: list[dict], output) -> None:
-    """Writes records as JSON (a list) or CSV (chosen by the file extension)."""
-    import os
-
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")  # atomic: a kill never leaves half a file
-    if output.suffix.lower() == ".csv":
-        bins = max((len(r.get("distribution", [])) for r in records), default=0)
-        fields = CSV_FIELDS + [f"p{i}" for i in range(1, bins + 1)]
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            for rec in records:
-                row = {k: rec.get(k, "") for k in CSV_FIELDS}
-                for i, p in enumerate(rec.get("distribution", []), 1):
-                    row[f"p{i}"] = p
-                writer.writerow(row)
-    else:
-        tmp.write_text(json.dumps(records, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, output)
+def score_paths(scorer, paths: Sequence, batch_size: int = 32, legacy: Optional[bool] = None,
+                max_pixels: Optional[int] = None, workers: Optional[int] = None) -> list[dict]:
+    """All records of `iter_scored`, in input order."""
+    order = {printable_path(p): i for i, p in enumerate(paths)}
+    records = [r for batch in iter_scored(scorer, paths, batch_size, legacy, max_pixels, workers)
+               for r in batch]
+    return sorted(records, key=lambda r: order[r["path"]])
 
 
-def format_table(records: list[dict]) -> str:
-    """Human-readable lines: mean +- std and the file (or its error)."""
-    lines = []
-    for rec in records:
-        if "error" in rec:
-            lines.append(f"   error       {rec['path']}: {rec['error']}")
-        elif "std_score_prediction" in rec:
-            lines.append(
-                f"{rec['mean_score_prediction']:7.3f} ± {rec['std_score_prediction']:.3f}  {rec['path']}"
-            )
-        else:
-            lines.append(f"{rec['mean_score_prediction']:7.3f}          {rec['path']}")
-    return "\n".join(lines)
+def as_scorer(model, recipe=None):
+    """A scorer for a Keras model; anything else is taken to be one already."""
+    if hasattr(model, "predict_on_batch"):  # a Keras model
+        from aesthetics.inference.backends import KerasScorer
+        from aesthetics.models.scorer import recipe_of
+
+        return KerasScorer(model, recipe or recipe_of(model))
+    return model
+
+
+def score_files(model, paths: Sequence, batch_size: int = 32, legacy: Optional[bool] = None,
+                max_pixels: Optional[int] = None, recipe=None) -> list[dict]:
+    """Records for image files scored by a Keras model (or a scorer), in
+    input order; photos prepared as the model's recipe says."""
+    return score_paths(as_scorer(model, recipe), paths, batch_size=batch_size, legacy=legacy,
+                       max_pixels=max_pixels)

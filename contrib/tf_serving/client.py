@@ -39,10 +39,16 @@ class ServingError(RuntimeError):
 # images
 
 
-def read_image_bytes(path, fix_orientation: bool = True) -> bytes:
+def read_image_bytes(path, fix_orientation: bool = True, draft=None) -> bytes:
     """The file's bytes; if it carries an EXIF orientation other than
     "upright" and Pillow is installed, the upright image re-encoded as PNG
-    (lossless, so the served score equals `aesthetics predict`'s)."""
+    (lossless, so the served score equals `aesthetics predict`'s).
+
+    draft: for such a JPEG, the `(width, height) -> size or None` rule that
+    `aesthetics predict` decodes large JPEGs with (with the aesthetics
+    package: `lambda w, h: aesthetics.data.resize.draft_size(recipe, w, h)`);
+    without it a large rotated JPEG is sent at full size and its score can
+    differ slightly from predict's, which decodes it at a reduced DCT scale."""
     data = Path(path).read_bytes()
     if not fix_orientation:
         return data
@@ -54,6 +60,10 @@ def read_image_bytes(path, fix_orientation: bool = True) -> bytes:
         with Image.open(io.BytesIO(data)) as img:
             if img.getexif().get(0x0112, 1) in (1, None):
                 return data
+            if draft is not None and img.format == "JPEG":
+                need = draft(*img.size)
+                if need is not None:
+                    img.draft("RGB" if img.mode == "RGB" else None, need)
             upright = ImageOps.exif_transpose(img)
             buf = io.BytesIO()
             upright.save(buf, format="PNG")

@@ -8,6 +8,7 @@ there)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -71,12 +72,14 @@ def _tf_pixels(files, recipe=None):
 
     from aesthetics.data.images import load_image
     from aesthetics.data.pipeline import resize_image
+    from aesthetics.data.resize import square_draft_size
     from aesthetics.models import Recipe
 
     recipe = recipe or Recipe(image_size=SIZE)
     out = []
     for f in files:
-        x = np.asarray(tf.cast(tf.cast(tf.round(resize_image(load_image(f), recipe.input_side)), tf.uint8), tf.float32))
+        image = load_image(f, draft=lambda w, h: square_draft_size(recipe.input_side, w, h))
+        x = np.asarray(tf.cast(tf.cast(tf.round(resize_image(image, recipe.input_side)), tf.uint8), tf.float32))
         off = (recipe.input_side - recipe.image_size) // 2
         out.append(x[off : off + recipe.image_size, off : off + recipe.image_size])
     return np.stack(out)
@@ -340,7 +343,10 @@ PREDICT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_predict_onnx_backend_imports_no_tensorflow(paths, reference, tmp_path):
+@pytest.mark.parametrize("backend", ["onnx", "tflite"])
+def test_predict_onnx_and_tflite_backends_import_no_tensorflow(paths, reference, tmp_path, backend):
+    if backend == "tflite":
+        pytest.importorskip("ai_edge_litert", reason="the TF-free TFLite runtime (extra [tflite])")
     folder = tmp_path / "images"
     folder.mkdir()
     files = list(generated_images())
@@ -350,7 +356,7 @@ def test_predict_onnx_backend_imports_no_tensorflow(paths, reference, tmp_path):
     out = tmp_path / "scores.json"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     proc = subprocess.run(
-        [sys.executable, "-c", PREDICT_SCRIPT, str(folder), str(paths["onnx"]), str(out)],
+        [sys.executable, "-c", PREDICT_SCRIPT, str(folder), str(paths[backend]), str(out)],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -368,7 +374,7 @@ def test_predict_onnx_backend_imports_no_tensorflow(paths, reference, tmp_path):
 def test_predict_backends_agree_with_keras(paths, reference, tmp_path, backend):
     from aesthetics.cli import main
 
-    files = list(generated_images())
+    files = list(generated_images()) + real_photos()  # end to end: decode, resize, model
     model = paths[backend]
     out = tmp_path / "scores.csv"
     # auto-detection for savedmodel/onnx, explicit --backend for tflite
@@ -413,7 +419,8 @@ def test_export_refuses_bad_requests(model, tmp_path):
 def test_scalar_score_model_exports_mean_score_only(tmp_path):
     import tensorflow as tf
 
-    from aesthetics.inference.backends import OnnxScorer, load_for_model, score_files_numpy
+    from aesthetics.inference.backends import OnnxScorer, score_files_numpy
+    from aesthetics.inference.scoring import load_for_model
     from aesthetics.models import Recipe
     from aesthetics.export import export_model, read_metadata
 
@@ -468,3 +475,31 @@ def test_mixed_precision_model_exports_in_float32(tmp_path):
 
     means = [distribution_mean_std(np.asarray(m, np.float32))[0] for m in (got, mixed(x))]
     assert spearmanr(*means).statistic > 0.6
+
+
+@pytest.mark.parametrize("backend, fmt", [("keras", ".csv"), ("savedmodel", ".jsonl"),
+                                          ("onnx", ".json"), ("tflite", ".csv")])
+def test_an_unnameable_or_broken_file_is_one_error_record_on_every_backend(paths, tmp_path, backend, fmt):
+    """A file name that is not UTF-8 is scored (its path written as text with
+    \\xNN escapes); a broken file is one error record; the rest are scored."""
+    from aesthetics.cli import main
+    from aesthetics.inference.outputs import read_records
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = list(generated_images())[:3]
+    for f in good:
+        (folder / Path(f).name).symlink_to(f)
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9 \xff.jpg")
+    shutil.copy(good[0], odd)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    out = tmp_path / f"scores{fmt}"
+    extra = ["--backend", "tflite"] if backend == "tflite" else []
+    assert main(["-q", "predict", str(folder), "--model", str(paths[backend]), "--output", str(out),
+                 *extra]) == 0
+    records = {Path(r["path"]).name: r for r in read_records(out)}
+    assert len(records) == 5
+    assert "error" in records["broken.jpg"]
+    odd_rec = records["caf\\xe9 \\xff.jpg"]
+    same = records[Path(good[0]).name]
+    assert abs(odd_rec["mean_score_prediction"] - same["mean_score_prediction"]) < 1e-6

@@ -29,7 +29,7 @@ def test_a_diverged_loss_stops_training_with_a_clear_error():
 
 
 def test_non_finite_model_outputs_become_error_records():
-    from aesthetics.inference.scoring import records_from_outputs
+    from aesthetics.inference.records import records_from_outputs
 
     rows = {0: np.full(10, 0.1, np.float32), 1: np.array([np.nan] * 10, np.float32)}
     good, bad = records_from_outputs(["a.jpg", "b.jpg"], rows, {})
@@ -57,7 +57,7 @@ def test_a_bad_output_target_fails_before_any_scoring(tmp_path, output, needle):
 
 
 def test_written_scores_are_strict_json_and_atomic(tmp_path):
-    from aesthetics.inference.scoring import write_records
+    from aesthetics.inference.outputs import write_records
 
     write_records([{"image_id": "a", "mean_score_prediction": 5.0}], tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text())[0]["image_id"] == "a"

@@ -10,7 +10,8 @@ from aesthetics.constants import LABEL_FORMATS
 from aesthetics.data.labels.ava import read_ava_txt
 from aesthetics.data.labels.idealo_json import read_idealo_json
 from aesthetics.data.labels.mos_csv import _IMAGE_COLUMNS, _MOS_COLUMNS, read_mos_csv
-from aesthetics.data.labels.table import _label_error
+from aesthetics.data.labels.table import _label_error, _read_bytes
+from aesthetics.errors import ConfigError
 from aesthetics.data.labels.tid2013 import read_tid2013
 
 
@@ -45,8 +46,13 @@ def detect_format(path) -> str:
         return "idealo_json"
     if ext in (".csv", ".tsv"):
         return "mos_csv"
-    with open(p, "rb") as f:
-        head = f.read(65536)
+    if not p.is_file():
+        _read_bytes(p)  # InputNotFoundError / LabelError naming the file
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        head = _read_bytes(p)[:65536]  # raises the same errors, naming the file
     text = head.decode("utf-8-sig", errors="replace")
     lines = text.split("\n")
     if len(head) == 65536 and len(lines) > 1:
@@ -88,10 +94,12 @@ def read_labels(path, fmt: str = "auto", score_range=None, num_bins: int = 10) -
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt not in LABEL_FORMATS:
-        raise ValueError(f"unknown label format {fmt!r}; expected 'auto' or one of {LABEL_FORMATS}")
+        raise ConfigError(f"unknown label format {fmt!r}; expected 'auto' or one of {LABEL_FORMATS}")
     if fmt in ("ava", "idealo_json"):
         if score_range is not None:
-            raise ValueError(f"score_range only applies to MOS formats, not {fmt!r} vote counts")
+            raise ConfigError(
+                f"{path}: a score range (--score-range, data.score_range) only applies to MOS "
+                f"label files (mos_csv, tid2013); this one holds {fmt} vote counts")
         reader = read_ava_txt if fmt == "ava" else read_idealo_json
         return reader(path, num_bins=num_bins)
     if fmt == "mos_csv":

@@ -32,6 +32,10 @@ def read_idealo_json(path, num_bins: int = 10) -> pd.DataFrame:
         records = json.loads(text)
     except json.JSONDecodeError as e:
         raise _label_error(f"invalid JSON: {e.msg} (column {e.colno})", path, line=e.lineno) from None
+    except RecursionError:
+        raise _label_error("invalid JSON: nested too deeply", path) from None
+    except ValueError as e:  # a number with more digits than Python reads
+        raise _label_error(f"invalid JSON: {e}", path) from None
     if not isinstance(records, list):
         raise _label_error(f"expected a JSON array of records, found {type(records).__name__}",
                          path, line=1)
@@ -60,6 +64,8 @@ def read_idealo_json(path, num_bins: int = 10) -> pd.DataFrame:
         for k, v in enumerate(label):
             if type(v) not in num_types:
                 raise where.error(i, f"cannot parse label[{k}] = {v!r} as a number")
+            if type(v) is int and v.bit_length() > 1000:  # float() would overflow
+                raise where.error(i, f"vote count label[{k}] is too large ({len(str(v))} digits)")
         labels.append(label)
     counts = np.asarray(labels, dtype=np.float64)
     _check_counts(where, counts, range(len(ids)), lambda c: f"label[{c}] (score {c + 1})")

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from aesthetics.distributions import distribution_mean_std
-from aesthetics.errors import LabelError
+from aesthetics.errors import ConfigError, InputNotFoundError, LabelError
 
 #: Std (in bins, i.e. on the 1..10 scale) used for MOS labels without a std.
 DEFAULT_STD = 1.0
@@ -151,11 +151,24 @@ def map_score_range(scores, low: float, high: float, num_bins: int = 10):
     flips the scale (for DMOS, where lower is better).  Values are not
     clipped.  Returns a float64 array (a Python float for scalar input).
     """
-    low, high = float(low), float(high)
-    if not (np.isfinite(low) and np.isfinite(high)) or low == high:
-        raise ValueError(f"invalid score range ({low}, {high})")
+    low, high = _score_bounds((low, high))
+    if low == high:
+        raise ConfigError(f"score range {low:g}..{high:g}: low and high must differ")
     out = 1.0 + (np.asarray(scores, dtype=np.float64) - low) * ((num_bins - 1) / (high - low))
     return float(out) if out.ndim == 0 else out
+
+
+def _score_bounds(score_range) -> Tuple[float, float]:
+    """(low, high) of a user's score range as finite floats, else a
+    ConfigError (a ValueError) saying what is wrong with it."""
+    try:
+        low, high = score_range
+        low, high = float(low), float(high)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"score range must be two numbers LOW HIGH, got {score_range!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ConfigError(f"score range must be finite numbers, got {low:g}..{high:g}")
+    return low, high
 
 
 def _std_scale(low: float, high: float, num_bins: int) -> float:
@@ -241,9 +254,20 @@ def _check_unique(where: _Where, values: Sequence[str], locs, what: str, ids=Non
             raise where.error(locs[i], detail)
 
 
+def _read_bytes(path) -> bytes:
+    """The file's bytes; a missing file is an InputNotFoundError (a
+    FileNotFoundError), a folder or unreadable file a LabelError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputNotFoundError(f"label file not found: {path}") from None
+    except OSError as e:
+        raise _label_error(f"cannot read the label file ({e.strerror or e})", path) from None
+
+
 def _read_text(path) -> str:
     """Read a UTF-8 text file (BOM tolerated) with a LabelError on bad bytes."""
-    data = Path(path).read_bytes()
+    data = _read_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -347,17 +371,18 @@ def _mos_to_table(where: _Where, ids, mos: np.ndarray, std: Optional[np.ndarray]
         mapped = mos.astype(np.float64)
         mapped_std = None if std is None else std.astype(np.float64)
     else:
-        if len(score_range) != 2:
-            raise ValueError(f"score_range must be (LOW, HIGH), got {score_range!r}")
-        low, high = float(score_range[0]), float(score_range[1])
-        mapped = map_score_range(mos, low, high, num_bins)  # validates low/high
+        try:
+            low, high = _score_bounds(score_range)
+            mapped = map_score_range(mos, low, high, num_bins)  # low != high
+        except ConfigError as e:
+            raise ConfigError(f"{where.path}: {e}") from None
         lo, hi = min(low, high), max(low, high)
         tol = _RANGE_TOL * (hi - lo)
         out = (mos < lo - tol) | (mos > hi + tol)
         if out.any():
             r = int(np.argmax(out))
             raise where.error(locs[r], f"MOS {mos[r]:g} is outside the score range "
-                                       f"{score_range[0]:g}..{score_range[1]:g}")
+                                       f"{low:g}..{high:g}")
         mapped_std = None if std is None else std * _std_scale(low, high, num_bins)
     mapped = np.clip(mapped, 1.0, float(num_bins))
     if mapped_std is None:

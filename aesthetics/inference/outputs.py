@@ -1,0 +1,251 @@
+"""Streaming, resumable output files for `predict`: CSV, JSON Lines, JSON.
+
+Records are appended as each batch is scored and flushed, so a killed run
+(Ctrl-C, `kill -9`, a full disk) keeps everything it scored. Every complete
+record ends with a newline, which is how a reader tells a whole record from
+one cut off by a kill: `read_records` drops a last line with no newline
+(a cut CSV row could otherwise read as a shorter, wrong number).
+
+    .csv    header, then one row per file: image_id, path, mean, std, error,
+            p1..pN (the distribution)
+    .jsonl  one JSON object per line
+    .json   a JSON list, one record per line (idealo's NIMA output is a
+            list too). While the run goes on the list is open: `[` and
+            records ending in `,`; closing the writer ends the list, so a
+            finished (or interrupted by Ctrl-C) file is valid JSON, and one
+            cut by `kill -9` is still read back by `read_records`.
+
+Resuming (`predict --resume`): `RecordWriter(path, bins, keep=records)`
+rewrites the kept records atomically (temporary file + rename), then
+appends. This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+from aesthetics.errors import ConfigError, OutputError
+
+OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
+CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
+
+
+def output_format(path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ConfigError(f"--output {path}: unknown format {suffix or '(none)'!r}; "
+                          f"use one of {', '.join(OUTPUT_FORMATS)}")
+    return suffix
+
+
+def check_output_path(output, resume: bool = False, overwrite: bool = False) -> Path:
+    """Refuses, before any scoring, an output whose format is unknown, whose
+    folder cannot be written (it is created), or that already holds results
+    when neither `resume` nor `overwrite` says what to do with them."""
+    output = Path(output)
+    if output.is_dir():
+        raise OutputError(f"--output {output} is a folder; give a file name")
+    output_format(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = output.with_name(f".{output.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"--output {output}: cannot write there ({e.strerror or e})") from None
+    if output.exists() and not (resume or overwrite):
+        count = len(read_records(output))
+        if count:
+            raise OutputError(
+                f"--output {output} already holds {count} record(s); pass --resume to score only "
+                f"the files it lacks, or --overwrite to start again"
+            )
+    return output
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_records(path) -> list[dict]:
+    """The records in a predict output (any of the formats; [] if missing or
+    empty). A last line cut off by a kill is dropped; anything else that is
+    not a record raises OutputError naming the file and line."""
+    path = Path(path)
+    fmt = output_format(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as e:
+        raise OutputError(f"{path}: cannot read it as a predict output ({e})") from None
+    if not text.strip():
+        return []
+    if fmt == ".json":
+        try:  # a finished list, possibly written by another tool (any layout)
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, list):
+            return [_checked(r, path, i + 1) for i, r in enumerate(data)]
+    lines = text.split("\n")
+    if lines[-1]:  # no newline after the last line: cut off mid-record
+        lines = lines[:-1]
+    if fmt == ".csv":
+        return _csv_records("\n".join(lines) + "\n", path)
+    records = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if fmt == ".json":
+            if line in ("[", "]", ""):
+                continue
+            line = line.rstrip(",")
+        elif not line:
+            continue
+        try:
+            records.append(_checked(json.loads(line), path, number))
+        except ValueError:
+            raise OutputError(f"{path}, line {number}: not a predict record") from None
+    return records
+
+
+def _checked(record, path, number) -> dict:
+    if not isinstance(record, dict) or "path" not in record and "image_id" not in record:
+        raise OutputError(f"{path}, record {number}: not a predict record (no path or image_id)")
+    return record
+
+
+def _csv_records(text: str, path) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "path" not in reader.fieldnames:
+        raise OutputError(f"{path}: not a predict CSV (its header has no 'path' column)")
+    bins = sorted((f for f in reader.fieldnames if f[:1] == "p" and f[1:].isdigit()),
+                  key=lambda f: int(f[1:]))
+    records = []
+    for row in reader:
+        rec = {"image_id": row.get("image_id") or "", "path": row.get("path") or ""}
+        try:
+            if row.get("error"):
+                rec["error"] = row["error"]
+            else:
+                rec["mean_score_prediction"] = float(row["mean_score_prediction"])
+                if row.get("std_score_prediction"):
+                    rec["std_score_prediction"] = float(row["std_score_prediction"])
+                dist = [float(row[b]) for b in bins if row.get(b)]
+                if dist:
+                    rec["distribution"] = dist
+        except (TypeError, ValueError):
+            raise OutputError(f"{path}, line {reader.line_num}: not a predict record") from None
+        records.append(rec)
+    return records
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _json_line(record: dict) -> str:
+    return json.dumps(record, allow_nan=False, ensure_ascii=False)
+
+
+class RecordWriter:
+    """Appends records to a predict output, flushing after every `write`.
+
+    Args:
+        path: the output file (.csv, .jsonl or .json).
+        bins: distribution bins, for the CSV's p1..pN columns (0: none).
+        keep: records to start with (a resumed run's earlier results).
+    """
+
+    def __init__(self, path, bins: int = 0, keep: Iterable[dict] = ()):
+        self.path = Path(path)
+        self.format = output_format(self.path)
+        self.bins = int(bins)
+        self.count = 0
+        self._csv_fields = CSV_FIELDS + [f"p{i}" for i in range(1, self.bins + 1)]
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            self._file = f
+            self._start()
+            self._append(list(keep))
+            self._file.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)  # a kill while rewriting keeps the old file
+        self._file = self.path.open("a", encoding="utf-8", newline="")
+
+    def _start(self) -> None:
+        if self.format == ".csv":
+            csv.writer(self._file, lineterminator="\n").writerow(self._csv_fields)
+        elif self.format == ".json":
+            self._file.write("[\n")
+
+    def _append(self, records: list[dict]) -> None:
+        if self.format == ".csv":
+            writer = csv.DictWriter(self._file, fieldnames=self._csv_fields, lineterminator="\n",
+                                    extrasaction="ignore")
+            for rec in records:
+                row = {k: _csv_value(rec.get(k)) for k in CSV_FIELDS}
+                for i, p in enumerate(rec.get("distribution") or [], 1):
+                    row[f"p{i}"] = p
+                writer.writerow(row)
+        else:
+            tail = "," if self.format == ".json" else ""
+            self._file.write("".join(_json_line(r) + tail + "\n" for r in records))
+        self.count += len(records)
+
+    def write(self, records: list[dict]) -> None:
+        """Appends and flushes (an OSError, e.g. a full disk, reaches the caller)."""
+        if records:
+            self._append(records)
+            self._file.flush()
+
+    def close(self) -> None:
+        """Ends the file (a JSON list gets its `]`) and syncs it to disk."""
+        if self._file is None:
+            return
+        f, self._file = self._file, None
+        try:
+            if self.format == ".json":
+                f.flush()
+                if self.count:  # drop the last record's ","
+                    f.truncate(os.path.getsize(self.path) - 2)
+                    f.write("\n")
+                f.write("]\n")
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            f.close()
+
+    def abandon(self) -> None:
+        """Closes the file as it is (after a failed write: nothing is added)."""
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("non-finite value in a record")  # records never carry NaN
+    return value
+
+
+def write_records(records: list[dict], output, bins: Optional[int] = None) -> None:
+    """Writes a whole list of records at once (atomically)."""
+    if bins is None:
+        bins = max((len(r.get("distribution") or []) for r in records), default=0)
+    RecordWriter(output, bins, keep=records).close()
