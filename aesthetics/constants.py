@@ -34,6 +34,7 @@ LOSS_NAMES = ("emd", "emd_r1", "cdf", "mixed_mean", "combined")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 MIXED_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
+DISTRIBUTE_STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")  # aesthetics.training.distribute
 
 BACKBONE_NAMES = (
     "mobilenet", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",

@@ -25,7 +25,7 @@ import sys
 from aesthetics.errors import AestheticsError
 
 # Subcommand modules, in the order `aesthetics --help` lists them.
-SUBCOMMANDS = ["predict", "models", "train", "evaluate", "export", "pretrain"]
+SUBCOMMANDS = ["predict", "report", "models", "train", "evaluate", "export", "pretrain"]
 EXIT_USAGE = 2  # argparse's own code for bad arguments; also ours for AestheticsError
 
 
@@ -78,6 +78,9 @@ def main(argv=None) -> int:
 
         if getattr(args, "needs_tensorflow", True):
             quiet_tensorflow_import(verbose)
+            from aesthetics.training.distribute import apply_virtual_cpus
+
+            apply_virtual_cpus()  # AESTHETICS_VIRTUAL_CPUS, before TensorFlow places anything
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("aesthetics: interrupted", file=sys.stderr)

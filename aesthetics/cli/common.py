@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from aesthetics.constants import DISTRIBUTE_STRATEGIES
+
 
 def add_run_arguments(p, default_output: str, set_example: str) -> None:
     """--config, --output, --backbone, --backbone-weights, --no-resume, --set, --verbose."""
@@ -13,15 +15,19 @@ def add_run_arguments(p, default_output: str, set_example: str) -> None:
     p.add_argument("--backbone-weights", help="'imagenet', 'bundled' (the default shipped "
                    "model's backbone: works offline), 'none' or a local weights file")
     p.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR has a checkpoint")
+    p.add_argument("--distribute", choices=DISTRIBUTE_STRATEGIES, help="train.distribute / "
+                   "pretrain.distribute: mirrored (this machine's GPUs), multi_worker (TF_CONFIG), tpu")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help=f"any config override, e.g. --set {set_example} (repeatable)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
 
 
-def run_overrides(args, pairs: dict) -> list[str]:
+def run_overrides(args, pairs: dict, distribute_section: str = "train") -> list[str]:
     """`section.key=json` overrides from named options (None = not given),
     the shared backbone options, then the raw --set items (which win)."""
     pairs = {**pairs, "model.backbone": args.backbone}
+    if getattr(args, "distribute", None):
+        pairs[f"{distribute_section}.distribute"] = args.distribute
     out = [f"{k}={json.dumps(v)}" for k, v in pairs.items() if v is not None]
     if args.backbone_weights:
         w = None if args.backbone_weights.lower() == "none" else args.backbone_weights
@@ -53,6 +59,11 @@ def load_run_config(args, overrides: list):
     weights = config.model.backbone_weights
     if weights not in (None, "imagenet", "bundled"):
         require_path(weights, "model.backbone_weights", "file")
+    from aesthetics.training.distribute import check_strategy_name, virtual_cpus
+
+    check_strategy_name(config.train.distribute, "train.distribute")
+    check_strategy_name(config.pretrain.distribute, "pretrain.distribute")
+    virtual_cpus()  # a bad AESTHETICS_VIRTUAL_CPUS fails here, before TensorFlow starts
     args.config_obj = config
     return config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aesthetics.cli.common import positive_int, require_path
+from aesthetics.cli.common import check_writable_file, finite_float, positive_int, require_path
 from aesthetics.constants import LABEL_FORMATS
 
 
@@ -28,7 +28,7 @@ def register(sub, parents=()):
     p.add_argument("--output", default="metrics.json", help="metrics JSON (default metrics.json)")
     p.add_argument("--plot", help="scatter plot PNG (default: next to --output)")
     p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--threshold", type=float, default=5.0, help="accuracy threshold on 1..10")
+    p.add_argument("--threshold", type=finite_float, default=5.0, help="accuracy threshold on 1..10")
     p.set_defaults(func=run, check=check)
 
 
@@ -42,6 +42,17 @@ def check(args) -> None:
     require_path(args.labels, "--labels", "file")
     if args.split_file:
         require_path(args.split_file, "--split-file", "file")
+    if args.score_range is not None:
+        import math
+
+        from aesthetics.errors import ConfigError
+
+        low, high = args.score_range
+        if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+            raise ConfigError(f"--score-range {low:g} {high:g}: expected two finite numbers LOW != HIGH")
+    # before the model is loaded and every image scored, not after
+    check_writable_file(args.output, "--output")
+    check_writable_file(args.plot or str(Path(args.output).with_suffix(".png")), "--plot")
 
 
 def run(args) -> int:

@@ -36,6 +36,17 @@ def check(args) -> None:
     check_model_path(args.model)
     if args.quantize and args.format != "tflite":
         raise ConfigError("--quantize is only supported for --format tflite")
+    if args.opset < 1:
+        raise ConfigError(f"--opset {args.opset}: expected a positive ONNX opset (default 17)")
+    if args.format != "savedmodel":
+        from pathlib import Path
+
+        output = Path(args.output)
+        if output.exists() and Path(args.model).exists() and output.samefile(args.model):
+            raise ConfigError(f"--output {output} is the model being exported; choose another name")
+        if output.suffix.lower() != f".{args.format}":
+            raise ConfigError(f"--output {output}: a {args.format} export is a .{args.format} file "
+                              f"(e.g. model.{args.format})")
 
 
 def run(args) -> int:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from aesthetics.cli.common import finite_float, positive_int, require_path
 from aesthetics.constants import PREDICT_BACKENDS
 from aesthetics.errors import ConfigError
+
+REPORT_LIMIT = 500  # --report of a larger library shows the best and the worst 500
 
 
 def register(sub, parents=()):
@@ -68,6 +71,7 @@ def check(args) -> None:
     if args.weights:
         require_path(args.weights, "--weights", "file")
     elif args.model is None or zoo.is_name(args.model):
+        args.model_label = args.model or zoo.DEFAULT_MODEL
         path, args.backend = zoo.shipped_file(args.model, args.backend, need_keras=bool(args.explain))
         args.model = str(path)
     else:
@@ -163,8 +167,14 @@ def finish(args, summary, show, bins) -> int:
     if args.report:
         from aesthetics.report import write_report
 
-        write_report(records, args.report)
-        print(f"aesthetics: report in {args.report}", file=sys.stderr)
+        scored = sum(is_scored(r) for r in records)
+        limit = REPORT_LIMIT if scored > 2 * REPORT_LIMIT else None  # a page a person can open
+        label = getattr(args, "model_label", None) or Path(args.model or args.weights).name
+        write_report(records, args.report, model=label, source=args.output, limit=limit)
+        shown = f"the best and worst {limit} of {scored} photos" if limit else f"{scored} photos"
+        print(f"aesthetics: report of {shown} in {args.report}" + (
+            f" (`aesthetics report {args.output} --limit N` shows more)" if limit and args.output else ""),
+            file=sys.stderr)
     print(f"aesthetics: {summary.line()}", file=sys.stderr)
     return 0 if summary.scored + summary.kept else 1
 

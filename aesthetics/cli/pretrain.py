@@ -32,14 +32,17 @@ def collect_overrides(args) -> list[str]:
         "pretrain.epochs": args.epochs,
         "pretrain.steps_per_epoch": args.steps,
         "pretrain.seed": args.seed,
-    })
+    }, distribute_section="pretrain")
 
 
 def check(args) -> None:
     """Config values and paths, before TensorFlow is imported."""
+    from aesthetics.cli.train import check_run_folder
+
     config = load_run_config(args, collect_overrides(args))
     if config.pretrain.images:
         require_path(config.pretrain.images, "pretrain.images", "dir")
+    check_run_folder(args.output)
 
 
 def run(args) -> int:

@@ -8,6 +8,14 @@ from aesthetics.constants import LABEL_FORMATS
 from aesthetics.cli.common import add_run_arguments, load_run_config, require_path, run_overrides
 
 
+def check_run_folder(path) -> None:
+    """OutputError, before TensorFlow, unless `path` is (or can be made) a
+    writable folder (train and pretrain)."""
+    from aesthetics.training.run_folder import RunFolder
+
+    RunFolder(path, sections=())._check_folder()
+
+
 def register(sub, parents=()):
     p = sub.add_parser(
         "train",
@@ -62,6 +70,7 @@ def check(args) -> None:
 
         args.init_from = str(zoo.resolve(args.init_from))  # a shipped model's name, or a path
         check_model_path(args.init_from)
+    check_run_folder(args.output)  # last: the paths it reads are fine
 
 
 def run(args) -> int:

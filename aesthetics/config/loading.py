@@ -88,12 +88,21 @@ def config_from_dict(values: dict, where: Optional[str] = None) -> Config:
     return _build(values, where, {})
 
 
+def _json_limits_error(e: Exception) -> str:
+    """Why `json.loads` refused a text for a reason other than its syntax."""
+    if isinstance(e, RecursionError):
+        return "nested too deeply"
+    return "a number with too many digits"
+
+
 def parse_override_value(text: str) -> Any:
     """An override's value: JSON (``3``, ``null``, ``[0, 100]``, ``"x"``), else the text itself."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except (RecursionError, ValueError) as e:  # 100k nested [, a 5000-digit number
+        raise ConfigError(f"value {show(text)}: {_json_limits_error(e)}") from None
 
 
 def _merge_overrides(values: dict, overrides: Optional[Iterable[str]]) -> tuple[dict, dict]:
@@ -116,7 +125,10 @@ def _merge_overrides(values: dict, overrides: Optional[Iterable[str]]) -> tuple[
                     ".".join(parts[: depth + 1]),
                     f"not an object, so override {item!r} cannot set its key {parts[depth + 1]!r}",
                 )
-        target[parts[-1]] = parse_override_value(text)
+        try:
+            target[parts[-1]] = parse_override_value(text)
+        except ConfigError as e:
+            raise ConfigError(f"{key}: {e} (from override {show(item)})") from None
         origins[key] = item
     return values, origins
 
@@ -137,13 +149,23 @@ def load_config(path=None, overrides=()) -> Config:
     if path is not None:
         where = str(path)
         try:
-            text = Path(path).read_text()
+            data = Path(path).read_bytes()
         except FileNotFoundError:
             raise InputNotFoundError(f"config file not found: {path}") from None
+        except OSError as e:  # a folder, a permission, an I/O error
+            raise ConfigError(f"{path}: cannot read the config ({e.strerror or e})") from None
+        try:
+            text = data.decode("utf-8-sig")  # a BOM (Windows editors) is fine
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                              f"a config is a JSON file") from None
         try:
             values = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from e
+            raise ConfigError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+        except (RecursionError, ValueError) as e:
+            raise ConfigError(f"{path}: invalid JSON: {_json_limits_error(e)}") from None
         if not isinstance(values, dict):
             return _build(values, where, {})  # raises: not an object
     values, origins = _merge_overrides(values, overrides)

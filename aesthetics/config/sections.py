@@ -98,6 +98,8 @@ class TrainConfig:
     early_stopping_patience: epochs without val-loss improvement (phase 2).
     freeze_batchnorm: keep backbone BatchNorm in inference mode in phase 2.
     mixed_precision: use "mixed_bfloat16" / "mixed_float16" policy, or null.
+    distribute: "none", "mirrored" (this machine's GPUs), "multi_worker"
+        (the cluster in TF_CONFIG) or "tpu"; see aesthetics.training.distribute.
     """
 
     loss: str = "emd"
@@ -113,6 +115,7 @@ class TrainConfig:
     freeze_batchnorm: bool = True
     seed: int = 42
     mixed_precision: Optional[str] = None
+    distribute: str = "none"
     accuracy_threshold: float = 5.0
 
 
@@ -154,6 +157,7 @@ class PretrainConfig:
         float32.
     jit_compile: XLA-compile the train step (off by default: on CPU the
         compile takes minutes and the steps were slower, not faster).
+    distribute: as train.distribute ("none", "mirrored", "multi_worker", "tpu").
     """
 
     images: Optional[str] = None
@@ -181,6 +185,7 @@ class PretrainConfig:
     seed: int = 42
     mixed_precision: Optional[str] = None
     jit_compile: bool = False
+    distribute: str = "none"
     max_pixels: int = 89_478_485
 
 

@@ -36,6 +36,7 @@ from aesthetics.config.sections import Config
 from aesthetics.constants import (
     BACKBONE_NAMES,
     DEGRADATION_NAMES,
+    DISTRIBUTE_STRATEGIES,
     LABEL_FORMATS,
     LOSS_NAMES,
     LR_SCHEDULES,
@@ -53,6 +54,20 @@ MIN_IMAGE_SIZE = 32
 CROP_MULTIPLE = 32
 # keras.utils.set_random_seed seeds numpy's legacy generator: 0 .. 2**32 - 1.
 SEED_LIMIT = 2**32
+# Upper bounds: a value past these is a typo, and would otherwise end in an
+# out-of-memory crash or an int64 overflow deep inside TensorFlow instead of a
+# message naming the key. MAX_SIDE and MAX_BINS match the recipe a model carries.
+MAX_SIDE = 4096
+MAX_BINS = 1000
+MAX_BATCH = 65_536
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 1_000_000_000
+MAX_BUFFER = 2**31 - 1
+MAX_PIXELS = 2**62
+MAX_ALPHA = 10.0
+MAX_DECODER_WIDTH = 1024
+# What `show` prints of a value at most (a 5000-digit number is not a message).
+SHOW_LIMIT = 80
 
 LABEL_FORMAT_CHOICES = ("auto",) + LABEL_FORMATS
 # model.backbone_weights, besides a weights file path. "bundled" is reserved
@@ -90,7 +105,10 @@ def show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    if isinstance(value, int) and value.bit_length() > 4 * SHOW_LIMIT:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 3] + "..."
 
 
 def _choices(choices) -> str:
@@ -260,8 +278,8 @@ def validate_data(d) -> None:
         if r[0] == r[1]:
             # low > high is allowed: it flips the scale (DMOS, lower is better)
             raise config_error("data.score_range", f"expected [low, high] with low != high, got {show(r)}")
-    at_least("data.image_size", d.image_size, MIN_IMAGE_SIZE)
-    at_least("data.resize_to", d.resize_to, 1)
+    in_range("data.image_size", d.image_size, MIN_IMAGE_SIZE, MAX_SIDE)
+    in_range("data.resize_to", d.resize_to, 1, MAX_SIDE)
     one_of("data.eval_resize", d.eval_resize, RESIZE_POLICIES)
     if (d.random_crop or d.eval_resize == "center_crop") and d.resize_to < d.image_size:
         why = "data.random_crop is true" if d.random_crop else "data.eval_resize is 'center_crop'"
@@ -271,7 +289,7 @@ def validate_data(d) -> None:
             f"cropped to image_size), got {d.resize_to}",
             related=("data.image_size", "data.random_crop", "data.eval_resize"),
         )
-    at_least("data.batch_size", d.batch_size, 1)
+    in_range("data.batch_size", d.batch_size, 1, MAX_BATCH)
     in_range("data.val_fraction", d.val_fraction, 0, 1, low_open=True, high_open=True)
     check_seed("data.split_seed", d.split_seed)
     if d.group_pattern is not None:
@@ -284,8 +302,8 @@ def validate_data(d) -> None:
                 "data.group_pattern",
                 f"needs a capturing group naming an image's group (e.g. '^(.*)_q\\d'), got {d.group_pattern!r}",
             )
-    at_least("data.max_pixels", d.max_pixels, 1)
-    at_least("data.shuffle_buffer", d.shuffle_buffer, 1)
+    in_range("data.max_pixels", d.max_pixels, 1, MAX_PIXELS)
+    in_range("data.shuffle_buffer", d.shuffle_buffer, 1, MAX_BUFFER)
 
 
 def validate_model(m) -> None:
@@ -302,9 +320,9 @@ def validate_model(m) -> None:
             "model.backbone_weights",
             f"expected null, {_choices(BACKBONE_WEIGHTS_KEYWORDS)} or a weights file path, got {show(m.backbone_weights)}",
         )
-    positive("model.alpha", m.alpha)
+    in_range("model.alpha", m.alpha, 0, MAX_ALPHA, low_open=True)
     in_range("model.dropout", m.dropout, 0, 1, high_open=True)
-    at_least("model.num_bins", m.num_bins, 2)
+    in_range("model.num_bins", m.num_bins, 2, MAX_BINS)
     check_json_values("model.options", m.options)
 
 
@@ -342,8 +360,8 @@ def validate_train(t) -> None:
     validate_loss_options(t)
     one_of("train.optimizer", t.optimizer, OPTIMIZERS)
     at_least("train.weight_decay", t.weight_decay, 0)
-    at_least("train.epochs_head", t.epochs_head, 0)
-    at_least("train.epochs_full", t.epochs_full, 0)
+    in_range("train.epochs_head", t.epochs_head, 0, MAX_EPOCHS)
+    in_range("train.epochs_full", t.epochs_full, 0, MAX_EPOCHS)
     if t.epochs_head + t.epochs_full < 1:
         raise config_error(
             "train.epochs_full",
@@ -354,18 +372,21 @@ def validate_train(t) -> None:
     positive("train.lr_head", t.lr_head)
     positive("train.lr_full", t.lr_full)
     one_of("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
-    at_least("train.early_stopping_patience", t.early_stopping_patience, 0)
+    in_range("train.early_stopping_patience", t.early_stopping_patience, 0, MAX_EPOCHS)
     check_seed("train.seed", t.seed)
     one_of("train.mixed_precision", t.mixed_precision, MIXED_PRECISION_POLICIES, nullable=True)
+    one_of("train.distribute", t.distribute, DISTRIBUTE_STRATEGIES)
     # accuracy_threshold: any finite number (checked with the types).
 
 
 def validate_pretrain(p) -> None:
     check_types("pretrain", p)
-    if p.crop_size < MIN_IMAGE_SIZE or p.crop_size % CROP_MULTIPLE:
+    if p.crop_size < MIN_IMAGE_SIZE or p.crop_size > MAX_SIDE or p.crop_size % CROP_MULTIPLE:
         raise config_error(
-            "pretrain.crop_size", f"must be a multiple of {CROP_MULTIPLE} and >= {MIN_IMAGE_SIZE}, got {p.crop_size}"
+            "pretrain.crop_size",
+            f"must be a multiple of {CROP_MULTIPLE} in [{MIN_IMAGE_SIZE}, {MAX_SIDE}], got {show(p.crop_size)}",
         )
+    in_range("pretrain.working_size", p.working_size, 1, 2 * MAX_SIDE)
     if p.working_size < p.crop_size:
         raise config_error(
             "pretrain.working_size",
@@ -373,8 +394,10 @@ def validate_pretrain(p) -> None:
             f"got {p.working_size}",
             related=("pretrain.crop_size",),
         )
-    for name in ("images_per_batch", "crops_per_image", "steps_per_epoch", "epochs"):
-        at_least(f"pretrain.{name}", getattr(p, name), 1)
+    limits = {"images_per_batch": MAX_BATCH, "crops_per_image": MAX_BATCH,
+              "steps_per_epoch": MAX_STEPS, "epochs": MAX_EPOCHS}
+    for name, high in limits.items():
+        in_range(f"pretrain.{name}", getattr(p, name), 1, high)
     in_range(
         "pretrain.levels_per_group", p.levels_per_group, 2, MAX_LEVELS_PER_GROUP,
         why=f" (levels 0..{NUM_DEGRADATION_LEVELS} are drawn without replacement)",
@@ -402,10 +425,11 @@ def validate_pretrain(p) -> None:
             related=tuple(f"pretrain.{n}" for n in PRETRAIN_LOSS_WEIGHTS[1:]),
         )
     at_least("pretrain.margin", p.margin, 0)
-    at_least("pretrain.decoder_width", p.decoder_width, 1)
+    in_range("pretrain.decoder_width", p.decoder_width, 1, MAX_DECODER_WIDTH)
     check_seed("pretrain.seed", p.seed)
     one_of("pretrain.mixed_precision", p.mixed_precision, MIXED_PRECISION_POLICIES, nullable=True)
-    at_least("pretrain.max_pixels", p.max_pixels, 1)
+    one_of("pretrain.distribute", p.distribute, DISTRIBUTE_STRATEGIES)
+    in_range("pretrain.max_pixels", p.max_pixels, 1, MAX_PIXELS)
 
 
 SECTION_VALIDATORS = {

@@ -60,6 +60,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         # 16/32-bit integer or float grayscale: scale to 8 bits by the type's range.
         arr = np.asarray(img)
         if mode == "F":
+            if not np.all(np.isfinite(arr)):
+                raise ImageDecodeError("pixels are not finite numbers (NaN or inf in a float image)")
             arr = np.clip(arr, 0.0, 1.0 if arr.max() <= 1.0 else 255.0)
             scale = 255.0 if arr.max() <= 1.0 else 1.0
             arr8 = (arr * scale).round().astype(np.uint8)
@@ -71,6 +73,20 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode != "RGB":
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
     return img
+
+
+def _require_regular_file(path) -> None:
+    """A FIFO or device would block or stream forever: refuse anything but a file."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageDecodeError("file not found (or a link to nothing)") from None
+    except OSError as e:
+        raise ImageDecodeError(f"cannot open: {e.strerror or e}") from None
+    if not stat.S_ISREG(mode):
+        raise ImageDecodeError("not a regular file (a FIFO, device or socket)")
 
 
 def load_image(
@@ -97,6 +113,8 @@ def load_image(
         ImageDecodeError: unreadable, unsupported, truncated or too large.
     """
     path = path if hasattr(path, "read") else os.fspath(path)
+    if not hasattr(path, "read"):
+        _require_regular_file(path)
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise ImageDecodeError(
             "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on in this process: truncated files would "
@@ -142,9 +160,12 @@ def load_image(
 def load_image_legacy(path, size: int = 224) -> np.ndarray:
     """idealo's NIMA preprocessing: `keras.utils.load_img(path, target_size)`,
     i.e. RGB conversion, no EXIF rotation, nearest-neighbour resize straight
-    to size x size. Used with their published weights for identical scores."""
+    to size x size. Used with their published weights for identical scores.
+    `path` may be a binary file object too."""
+    if not hasattr(path, "read"):
+        _require_regular_file(os.fspath(path))
     try:
-        with Image.open(os.fspath(path)) as img:
+        with Image.open(path if hasattr(path, "read") else os.fspath(path)) as img:
             img = img.convert("RGB").resize((size, size), Image.NEAREST)
             return np.asarray(img, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, EOFError) as e:
@@ -177,22 +198,33 @@ class DecodeReport:
 def find_images(inputs, recursive: bool = False) -> list[str]:
     """Expands files, folders and glob patterns into a sorted list of image paths.
 
-    Files named explicitly are kept whatever their extension (so a bad file is
-    reported, not silently ignored); folder and glob members are filtered by
-    `IMAGE_EXTENSIONS`. Raises FileNotFoundError for an input matching nothing.
+    Files named explicitly are kept whatever their extension or kind (a bad
+    file, a FIFO, a dangling link is reported as an error record by the
+    scorer, not silently ignored); folder and glob members are filtered by
+    `IMAGE_EXTENSIONS`. Raises InputNotFoundError for an input that matches
+    nothing.
     """
+    from aesthetics.errors import InputNotFoundError
+
     out: list[str] = []
     for item in inputs:
         item = os.fspath(item)
         p = Path(item)
-        if p.is_dir():
-            it = p.rglob("*") if recursive else p.iterdir()
-            out += [str(f) for f in it if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS]
-        elif p.is_file():
-            out.append(str(p))
-        else:
+        try:
+            if p.is_dir():
+                it = p.rglob("*") if recursive else p.iterdir()
+                out += [str(f) for f in it if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS]
+                continue
+            if p.exists() or p.is_symlink():  # a file, FIFO, device or a dangling/looping link
+                out.append(str(p))
+                continue
             matches = glob.glob(item, recursive=recursive)
-            if not matches:
-                raise FileNotFoundError(f"no such file, folder or pattern: {item}")
-            out += [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
+        except OSError as e:  # a name too long, a folder that cannot be listed
+            raise InputNotFoundError(f"no such file, folder or pattern: {item[:200]} "
+                                     f"({e.strerror or e})") from None
+        except ValueError as e:  # e.g. an embedded NUL byte
+            raise InputNotFoundError(f"not a usable path: {item[:200]!r} ({e})") from None
+        if not matches:
+            raise InputNotFoundError(f"no such file, folder or pattern: {item[:200]}")
+        out += [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
     return sorted(dict.fromkeys(out))  # de-duplicate, keep deterministic order

@@ -137,8 +137,10 @@ def _decode_and_resize(path, size, report, options):
     return image, tf.equal(tf.strings.length(error), 0)
 
 
-def _base_dataset(paths, extras, size, report, options, deterministic=True):
+def _base_dataset(paths, extras, size, report, options, deterministic=True, shard=None):
     ds = tf.data.Dataset.from_tensor_slices((list(paths),) + tuple(extras))
+    if shard is not None:  # (count, index): this worker's files, before any decoding
+        ds = ds.shard(*shard)
 
     def load(path, *rest):
         image, ok = _decode_and_resize(path, size, report, options)
@@ -159,19 +161,33 @@ def make_training_dataset(
     batch_size: int,
     seed: int = 42,
     report: Optional[DecodeReport] = None,
+    shard: Optional[tuple] = None,
+    repeat: bool = False,
 ) -> tf.data.Dataset:
     """(image float32 [B, S, S, 3] in [0,255], target [B, num_bins]) batches,
-    shuffled and augmented, deterministic for a given seed."""
+    shuffled and augmented, deterministic for a given seed. `shard` =
+    (count, index) keeps every count-th file from index (one worker's part
+    of a distributed run; see aesthetics.training.distribute).
+
+    `repeat`: an endless stream of full batches, reshuffled at each pass
+    (fit it with `steps_per_epoch`). Training uses it: a dataset whose
+    length Keras cannot know (unreadable files are filtered out) makes
+    Keras 3 run one extra, empty optimizer step at the end of every epoch
+    (measured: 6 optimizer iterations for 2 epochs of 2 batches; Adam then
+    moves the weights on zero gradients), and under a distribution strategy
+    a last partial batch would leave a replica an empty share."""
     report = report if report is not None else DecodeReport()
     crop = options.random_crop and options.resize_to > options.image_size
     size = options.resize_to if crop else options.image_size
     targets = np.asarray(targets, np.float32)
-    ds = _base_dataset(paths, (targets,), size, report, options)
+    ds = _base_dataset(paths, (targets,), size, report, options, shard=shard)
     ds = ds.shuffle(
         min(options.shuffle_buffer, max(len(paths), 1)),
         seed=seed,
         reshuffle_each_iteration=True,
     )
+    if repeat:
+        ds = ds.repeat()
     # Per-element seeds for stateless ops: reproducible, yet new every epoch.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     ds = tf.data.Dataset.zip((ds, seeds))
@@ -188,7 +204,7 @@ def make_training_dataset(
         return image, target
 
     ds = ds.map(augment, num_parallel_calls=AUTOTUNE)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=repeat).prefetch(AUTOTUNE)
 
 
 def make_eval_dataset(

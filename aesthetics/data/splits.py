@@ -78,6 +78,8 @@ def load_split(path) -> Tuple[list, list]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise _label_error(f"invalid JSON: {e.msg} (column {e.colno})", path, line=e.lineno) from None
+    except RecursionError:
+        raise _label_error("JSON nested too deeply to be a split file", path, line=1) from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("train", "val")):
         raise _label_error('expected a JSON object {"train": [...], "val": [...]}', path, line=1)
     train = [str(x) for x in data["train"]]

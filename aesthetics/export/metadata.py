@@ -46,6 +46,8 @@ def read_metadata(artefact) -> Optional[dict]:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ModelFileError(f"{path}: unreadable export metadata: {e}") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: unreadable export metadata: JSON nested too deeply") from None
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: export metadata must be a JSON object")
     return meta
@@ -57,13 +59,16 @@ def recipe_from_metadata(meta: Optional[dict], where, image_size: Optional[int] 
     if meta and "recipe" in meta:
         return Recipe.from_dict(meta["recipe"], where=f"{where}: recipe")
     if meta and "input" in meta:  # schema 1 (before recipes): whole-photo resize
-        try:
-            image_size = int(meta["input"]["image_size"])
-        except (KeyError, TypeError, ValueError):
-            raise ModelFileError(f"{where}: metadata has no valid input.image_size") from None
+        size = meta["input"].get("image_size") if isinstance(meta["input"], dict) else None
+        if isinstance(size, bool) or not isinstance(size, int):  # not 224.7, inf, "224"
+            raise ModelFileError(f"{where}: metadata has no valid input.image_size (got {size!r})")
+        image_size = size
     if image_size is None:
         raise ModelFileError(f"{where}: no recipe in the metadata and no fixed input size")
-    return Recipe(image_size=int(image_size), resize_to=max(256, int(image_size)))
+    try:
+        return Recipe(image_size=int(image_size), resize_to=max(256, int(image_size)))
+    except ModelFileError as e:
+        raise ModelFileError(f"{where}: {e}") from None
 
 
 def model_outputs(model):

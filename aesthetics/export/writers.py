@@ -92,7 +92,15 @@ def float32_model(model):
     return clone
 
 
-def _check_output(output: Path, fmt: str) -> None:
+def _check_output(output: Path, fmt: str, model_path=None) -> None:
+    """Refuses, before any work, an output that would destroy something the
+    user has (the source model, a file of another kind) or cannot be written."""
+    if model_path is not None and output.exists() and Path(model_path).exists():
+        if os.path.samefile(output, model_path):
+            raise ExportError(f"--output {output} is the model being exported; choose another name")
+    if fmt != "savedmodel" and output.suffix.lower() != f".{fmt}":
+        raise ExportError(f"--output {output}: a {fmt} export is a .{fmt} file (e.g. model.{fmt}); "
+                          f"refusing another name, which could overwrite a file of another kind")
     if fmt == "savedmodel":
         if output.is_file():
             raise ExportError(f"{output} is a file; a SavedModel is a folder")
@@ -110,7 +118,23 @@ def _check_output(output: Path, fmt: str) -> None:
             )
     elif output.is_dir():
         raise ExportError(f"{output} is a folder; give a file name (e.g. model.{fmt})")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = output.with_name(f".{output.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ExportError(f"--output {output}: cannot write there ({e.strerror or e})") from None
+
+
+def _check_image_model(model, model_path=None) -> None:
+    """An exportable model takes (B, H, W, 3) images: anything else would fail
+    deep inside the converters."""
+    shapes = [tuple(t.shape) for t in getattr(model, "inputs", None) or []]
+    if len(shapes) != 1 or len(shapes[0]) != 4 or shapes[0][-1] != 3:
+        name = model_path or getattr(model, "name", "the model")
+        raise ExportError(f"{name}: not an image scoring model (inputs {shapes}; expected one "
+                          f"(batch, height, width, 3) image input); train it with `aesthetics train`")
 
 
 def export_savedmodel(model, output, recipe) -> None:
@@ -173,6 +197,12 @@ def export_onnx(model, output, size: int, opset: int = ONNX_OPSET, metadata: Opt
     except ImportError:
         raise ExportError("ONNX export needs tf2onnx and onnx: pip install 'aesthetics[onnx]'") from None
 
+    from tf2onnx import constants
+
+    supported = sorted(constants.OPSET_TO_IR_VERSION)
+    if opset not in supported:
+        raise ExportError(f"--opset {opset}: this tf2onnx writes opsets {supported[0]}..{supported[-1]} "
+                          f"(default {ONNX_OPSET})")
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # its per-pass INFO chatter
     fn = _float_function(model, size)
     proto, _ = tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, opset=opset)
@@ -238,8 +268,11 @@ def export_model(
     if trained_policy:
         log.info("model computes in %s; exporting a float32 copy of it", trained_policy)
         model = float32_model(model)
+    if fmt == "onnx" and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 1):
+        raise ExportError(f"--opset {opset!r}: expected a positive integer ONNX opset (default {ONNX_OPSET})")
     output = Path(output)
-    _check_output(output, fmt)
+    _check_image_model(model, model_path)
+    _check_output(output, fmt, model_path)
     recipe = recipe_of(model)
     if recipe.legacy:
         raise ExportError(

@@ -82,6 +82,19 @@ def _recipe(model_path, side, embedded: Optional[str] = None) -> Recipe:
     return recipe_from_metadata(meta, model_path, side if isinstance(side, int) else None)
 
 
+def _check_bins(recipe: Recipe, width, path) -> None:
+    """A recipe (from metadata) whose bins disagree with the model's output."""
+    if not isinstance(width, int) or width <= 0:
+        return
+    want = recipe.num_bins if recipe.output == "distribution" else 1
+    if width != want:
+        raise ModelFileError(
+            f"{path}: its metadata says output {recipe.output!r} with num_bins={recipe.num_bins}, "
+            f"but the model outputs {width} value(s) per image; the metadata file does not belong "
+            f"to this model"
+        )
+
+
 def _pick_output(names) -> str:
     for name in ("distribution", "mean_score"):
         if name in names:
@@ -116,6 +129,8 @@ class OnnxScorer:
         self.recipe = _recipe(path, _side(inp.shape), embedded)
         self.image_size = self.recipe.image_size
         self.output_name = _pick_output([o.name for o in self.session.get_outputs()])
+        out = next(o for o in self.session.get_outputs() if o.name == self.output_name)
+        _check_bins(self.recipe, out.shape[-1] if out.shape else None, path)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.session.run([self.output_name], {self.input_name: images.astype(np.float32)})[0]
@@ -171,6 +186,8 @@ class TFLiteScorer:
         shape = self.runner.get_input_details()[self.input_name]["shape_signature"]
         self.recipe = _recipe(path, _side([int(s) for s in shape]))
         self.image_size = self.recipe.image_size
+        out_shape = self.runner.get_output_details()[self.output_name]["shape_signature"]
+        _check_bins(self.recipe, int(out_shape[-1]) if len(out_shape) else None, path)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.runner(**{self.input_name: images.astype(np.float32)})[self.output_name]

@@ -19,10 +19,16 @@ feature grid (h = w = input size / 16 or / 32):
   (all zeros where no position raises the score). For a model whose backbone
   has two outputs (dual path) the last one, the stride-32 global map, is used.
 
-`overlay` upsamples a map to a photo (bilinear), colours it (a matplotlib
-colormap) and alpha-blends it; `explain_records` does that for the records of
+Drawing: `upsample_map` makes the grid map smooth at the photo's size
+(bicubic, not the grid's blocks); `overlay` blends it, colour-mapped, over
+the photo; `render_explanation` draws what `predict --explain` writes, a
+figure meant to be read: the photo beside the map over a dimmed grey copy of
+it, in a perceptually uniform colormap (inferno: dark = low, bright = high;
+jet's bands suggest edges that are not there), with a colorbar and the score
+(mean ± std) in the title. `explain_records` does that for the records of
 `aesthetics predict` and writes OUT_DIR/<image_id>.png, recording the file as
-``record["explanation"]``.
+``record["explanation"]``. The maps are relative (each normalised to its own
+peak): they say where a photo's score came from, not how much.
 """
 
 from __future__ import annotations
@@ -158,31 +164,133 @@ def explain_maps(model, images, method: str = "auto", batch_size: int = 32) -> n
 
 # ----------------------------------------------------------------------------- drawing
 
+DEFAULT_CMAP = "inferno"  # perceptually uniform, dark = low: it reads as "light where it looked"
+METHOD_LABELS = {
+    "attention": ("attention weight, relative to its peak", "where it looked (attention of the local path)"),
+    "gradcam": ("Grad-CAM, relative to its peak", "what raised the score (Grad-CAM)"),
+}
 
-def overlay(photo, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
+
+def upsample_map(heatmap, height: int, width: int) -> np.ndarray:
+    """The (h, w) feature-grid map at H x W: bicubic (pixel centres aligned),
+    clipped to [0, 1] (bicubic overshoots slightly at sharp peaks). Smooth,
+    not the 7x7 blocks of the grid, which would suggest edges that are not
+    in the model."""
+    from PIL import Image
+
+    heatmap = np.clip(np.asarray(heatmap, np.float32), 0.0, 1.0)
+    if heatmap.ndim != 2:
+        raise ValueError(f"heatmap must be (h, w), got {heatmap.shape}")
+    big = Image.fromarray(heatmap, "F").resize((int(width), int(height)), Image.BICUBIC)
+    return np.clip(np.asarray(big, np.float32), 0.0, 1.0)
+
+
+def overlay(photo, heatmap, alpha: float = 0.45, cmap: str = DEFAULT_CMAP) -> np.ndarray:
     """Blends a colour-mapped `heatmap` over `photo`.
 
     photo: (H, W, 3) uint8 RGB; heatmap: (h, w) in [0, 1] covering the whole
-    photo. The map is upsampled to H x W (bilinear, pixel centres aligned),
-    coloured with `cmap` and blended: out = (1 - alpha) * photo + alpha * colour.
+    photo. The map is upsampled to H x W (`upsample_map`), coloured with
+    `cmap` (a matplotlib colormap; perceptually uniform inferno by default)
+    and blended: out = (1 - alpha) * photo + alpha * colour.
     Returns (H, W, 3) uint8 RGB.
     """
     import matplotlib
-    from PIL import Image
 
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"photo must be (H, W, 3), got {photo.shape}")
-    heatmap = np.asarray(heatmap, np.float32)
-    if heatmap.ndim != 2:
-        raise ValueError(f"heatmap must be (h, w), got {heatmap.shape}")
+    if np.asarray(heatmap).ndim != 2:
+        raise ValueError(f"heatmap must be (h, w), got {np.asarray(heatmap).shape}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     height, width = photo.shape[:2]
-    big = Image.fromarray(np.clip(heatmap, 0.0, 1.0), "F").resize((width, height), Image.BILINEAR)
-    colour = matplotlib.colormaps[cmap](np.clip(np.asarray(big), 0.0, 1.0))[..., :3] * 255.0
+    colour = matplotlib.colormaps[cmap](upsample_map(heatmap, height, width))[..., :3] * 255.0
     out = (1.0 - alpha) * photo.astype(np.float32) + alpha * colour
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _muted(photo: np.ndarray) -> np.ndarray:
+    """The photo in dimmed grey: under the colour map its own colours would
+    read as heat; its shapes stay visible."""
+    grey = photo.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.repeat((40.0 + 0.6 * grey)[..., None], 3, axis=-1).astype(np.uint8)
+
+
+def score_title(record: Optional[dict]) -> str:
+    """"<id>  ·  score 5.31 ± 1.42" (what the figure's title says)."""
+    if not record:
+        return ""
+    name = str(record.get("image_id") or Path(str(record.get("path", ""))).stem)
+    mean, std = record.get("mean_score_prediction"), record.get("std_score_prediction")
+    if mean is None:
+        return name
+    score = f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f}"
+    return f"{name}  ·  score {score}"
+
+
+def render_explanation(
+    photo,
+    heatmap,
+    title: str = "",
+    method: str = "gradcam",
+    cmap: str = DEFAULT_CMAP,
+    alpha: float = 0.6,
+    panel_px: int = 560,
+) -> np.ndarray:
+    """A figure a person can read: the photo (left) beside the map over a
+    dimmed grey copy of it (right), a colorbar saying what the colours mean,
+    the title (the file and its score) on top. Rendered with matplotlib's Agg
+    canvas (no pyplot state, no display needed).
+
+    photo: (H, W, 3) uint8; heatmap: (h, w) in [0, 1] over the whole photo;
+    panel_px: the longest side of each panel in the figure, in pixels.
+    Returns the figure as (height, width, 3) uint8 RGB.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    photo = np.asarray(photo)
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"photo must be (H, W, 3), got {photo.shape}")
+    h, w = photo.shape[:2]
+    heat = upsample_map(heatmap, h, w)
+    colorbar_label, caption = METHOD_LABELS.get(method, ("relative importance", method))
+    dpi = 100
+    scale = panel_px / max(h, w)
+    panel_w, panel_h = w * scale / dpi, h * scale / dpi  # inches
+    margin_l, gap, bar_w, bar_gap, margin_r = 0.15, 0.15, 0.16, 0.12, 0.75
+    top, bottom = 0.75, 0.35
+    fig_w = margin_l + 2 * panel_w + gap + bar_gap + bar_w + margin_r
+    fig_h = top + panel_h + bottom
+    fig = Figure(figsize=(fig_w, fig_h), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+
+    def axes(left, width):
+        return fig.add_axes([left / fig_w, bottom / fig_h, width / fig_w, panel_h / fig_h])
+
+    left = axes(margin_l, panel_w)
+    left.imshow(photo, interpolation="antialiased")
+    left.set_title("photo", fontsize=11, color="#333333")
+    right = axes(margin_l + panel_w + gap, panel_w)
+    right.imshow(_muted(photo), interpolation="antialiased")
+    image = right.imshow(heat, cmap=matplotlib.colormaps[cmap], vmin=0.0, vmax=1.0, alpha=alpha,
+                         interpolation="antialiased")
+    right.set_title(caption, fontsize=11, color="#333333")
+    for ax in (left, right):
+        ax.set_axis_off()
+    bar_ax = axes(margin_l + 2 * panel_w + gap + bar_gap, bar_w)
+    bar = fig.colorbar(image, cax=bar_ax)
+    bar.solids.set_alpha(1.0)  # the legend shows the colours at full strength
+    bar.set_ticks([0.0, 0.5, 1.0], labels=["low", "", "high"])
+    bar.ax.tick_params(labelsize=9)
+    if panel_h >= 2.5:  # a vertical label longer than a short (panorama) bar would be cut off
+        bar.set_label(colorbar_label, fontsize=9)
+    if title:
+        fig.suptitle(title, x=margin_l / fig_w, y=1 - 0.22 / fig_h, ha="left", va="top",
+                     fontsize=14, fontweight="bold")
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def _shrink(photo: np.ndarray, max_side: Optional[int]) -> np.ndarray:
@@ -238,14 +346,23 @@ def explain_records(
     legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     max_side: Optional[int] = 1024,
-    alpha: float = 0.45,
-    cmap: str = "jet",
+    alpha: Optional[float] = None,
+    cmap: str = DEFAULT_CMAP,
+    figure: bool = True,
 ) -> int:
-    """Writes OUT_DIR/<image_id>.png (overlay of the map on the photo) for every
-    scored record and sets ``record["explanation"]`` to its path. Records with
-    an "error" get no file. The photo is shrunk to `max_side` (longest side)
-    before drawing. Two files with the same stem get <id>.png, <id>_1.png, ...
-    Returns the number of files written.
+    """Writes OUT_DIR/<image_id>.png for every scored record and sets
+    ``record["explanation"]`` to its path. Records with an "error" get no file.
+
+    figure=True (what `predict --explain` writes): `render_explanation`'s
+    figure: the photo beside the smooth map over it, a colorbar, the file and
+    its score (mean ± std) as the title. figure=False: the bare blend of the
+    map over the photo (`overlay`), at the photo's size, for programs that
+    want pixels aligned with the photo. alpha: the map's opacity (default 0.6
+    in the figure, 0.45 in the bare blend).
+
+    The photo is shrunk to `max_side` (longest side) before drawing. Two files
+    with the same stem get <id>.png, <id>_1.png, ... Returns the number of
+    files written.
     """
     from PIL import Image
 
@@ -269,7 +386,12 @@ def explain_records(
         maps = explainer(np.stack([p[2] for p in pending]))
         for (rec, photo, _), heat in zip(pending, maps):
             path = out_dir / f"{_unique_name(rec['image_id'], used)}.png"
-            Image.fromarray(overlay(photo, heat, alpha=alpha, cmap=cmap)).save(path)
+            if figure:
+                picture = render_explanation(photo, heat, score_title(rec), explainer.method, cmap=cmap,
+                                             alpha=0.6 if alpha is None else alpha)
+            else:
+                picture = overlay(photo, heat, alpha=0.45 if alpha is None else alpha, cmap=cmap)
+            Image.fromarray(picture).save(path, optimize=True)
             rec["explanation"] = str(path)
             written += 1
         pending.clear()

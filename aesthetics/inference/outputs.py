@@ -93,7 +93,11 @@ def read_records(path) -> list[dict]:
             data = None
         if isinstance(data, list):
             return [_checked(r, path, i + 1) for i, r in enumerate(data)]
+        if data is not None:
+            raise OutputError(f"{path}: not a predict output (a JSON {type(data).__name__}, not a list)")
     lines = text.split("\n")
+    if len(lines) == 1:  # not one whole line: not something predict wrote
+        raise OutputError(f"{path}: not a predict output (no complete line)")
     if lines[-1]:  # no newline after the last line: cut off mid-record
         lines = lines[:-1]
     if fmt == ".csv":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from aesthetics.errors import OutputError
-from aesthetics.inference.records import by_score, is_scored
+from aesthetics.inference.records import by_score, is_scored, rank_key
 
 log = logging.getLogger("aesthetics")
 
@@ -27,7 +27,7 @@ def select(records: Iterable[dict], top_k: Optional[int] = None,
     chosen = (r for r in records if is_scored(r)
               and (min_score is None or r["mean_score_prediction"] >= min_score))
     if top_k is not None:
-        return heapq.nsmallest(top_k, chosen, key=lambda r: (-r["mean_score_prediction"], r["path"]))
+        return heapq.nsmallest(top_k, chosen, key=rank_key)
     return by_score(chosen)
 
 

@@ -133,5 +133,9 @@ def format_table(records) -> str:
 
 def by_score(records) -> list[dict]:
     """Scored records best first (ties by path, so the order is stable)."""
-    return sorted((r for r in records if is_scored(r)),
-                  key=lambda r: (-r["mean_score_prediction"], r["path"]))
+    return sorted((r for r in records if is_scored(r)), key=rank_key)
+
+
+def rank_key(record: dict):
+    """Best first; ties by path (or id, for records of other tools without a path)."""
+    return (-record["mean_score_prediction"], str(record.get("path") or record.get("image_id") or ""))

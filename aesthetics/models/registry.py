@@ -34,7 +34,21 @@ def build_graph(config, image_size: int = 224) -> keras.Model:
         raise ConfigError(
             f"model.model: unknown model {config.model!r}; registered: {sorted(MODEL_BUILDERS)}"
         )
+    _check_model_config(config)
     return MODEL_BUILDERS[config.model](config, image_size=image_size)
+
+
+def _check_model_config(config) -> None:
+    """The config checks of `aesthetics.config` for a ModelConfig built in
+    code (e.g. `predict --weights --alpha nan`) or read from a model file: a
+    ConfigError naming the key, not a failure deep inside Keras."""
+    import copy
+    import dataclasses
+
+    from aesthetics.config.validation import validate_model
+
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        validate_model(copy.deepcopy(config))
 
 
 def build_model(config, image_size: Optional[int] = None, recipe=None, info=None, head="distribution"):

@@ -44,6 +44,12 @@ import tensorflow as tf
 
 from aesthetics.pretext.degrade import DEGRADATION_NAMES, NUM_LEVELS, degrade_batch
 from aesthetics.data.images import DEFAULT_MAX_PIXELS, DecodeReport, ImageDecodeError, load_image
+from aesthetics.errors import DataError
+
+
+class NoUsablePhotoError(DataError, ValueError):
+    """No photo of the folder can be pretrained on (a DataError, printed as one
+    line by the CLI; a ValueError, as callers caught before)."""
 
 log = logging.getLogger("aesthetics")
 
@@ -149,9 +155,10 @@ def load_photo_bank(
             kept.append(path)
             arrays.append(np.ascontiguousarray(image, dtype=np.uint8))
     if not arrays:
-        raise ValueError(
+        shown = "; ".join(f"{p}: {r}" for p, r in sorted(report.failures.items())[:3])
+        raise NoUsablePhotoError(
             f"no usable photo among {len(paths)} file(s)"
-            + (f"; {report.summary(3)}" if len(report) else "")
+            + (f"; {len(report)} skipped, e.g. {shown}" if len(report) else "")
         )
     sizes = np.array([a.shape[:2] for a in arrays], np.int32)
     lengths = np.array([a.size for a in arrays], np.int64)

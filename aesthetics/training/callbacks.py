@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -17,11 +18,35 @@ log = logging.getLogger("aesthetics")
 
 def predict_with_targets(model, ds):
     """(targets, predictions) over a dataset of (images, targets)."""
+    predict = _batch_predictor(model)
     trues, preds = [], []
     for images, targets in ds:
-        preds.append(np.asarray(model.predict_on_batch(images), np.float32))  # compiled, not eager
+        preds.append(np.asarray(predict(images), np.float32))
         trues.append(np.asarray(targets, np.float32))
+    if not preds:
+        from aesthetics.errors import DataError
+
+        raise DataError("no validation image could be read: every file was skipped as unreadable")
     return np.concatenate(trues), np.concatenate(preds)
+
+
+_PLAIN_PREDICT = weakref.WeakKeyDictionary()
+
+
+def _batch_predictor(model):
+    """`predict_on_batch` (compiled), or under a distribution strategy a
+    compiled plain call: predict_on_batch would run the same batch on every
+    replica and concatenate the copies, and a distributed predict gives each
+    worker only its share; every worker must see the same validation scores
+    (early stopping and checkpoints follow them)."""
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        return model.predict_on_batch
+    fn = _PLAIN_PREDICT.get(model)
+    if fn is None:
+        fn = _PLAIN_PREDICT[model] = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return fn
 
 
 class ValidationMetrics(keras.callbacks.Callback):

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from aesthetics.errors import RunFolderError
+from aesthetics.errors import OutputError, RunFolderError
 
 log = logging.getLogger("aesthetics")
 
@@ -103,14 +103,21 @@ class RunFolder:
         return self.path / name
 
     def read_state(self) -> dict:
+        """state.json, checked: a hand-edited or damaged file is a
+        RunFolderError naming it (never a traceback, never a silent restart
+        that would delete the run's results)."""
         path = self.path / "state.json"
         if not path.exists():
             return {}
         try:
             state = json.loads(path.read_text())
-        except ValueError as e:
-            raise RunFolderError(f"{path}: unreadable ({e}); start over with --no-resume") from None
-        return state if isinstance(state, dict) else {}
+        except (OSError, ValueError, RecursionError) as e:
+            reason = "nested too deeply" if isinstance(e, RecursionError) else e
+            raise RunFolderError(f"{path}: unreadable ({reason}); start over with --no-resume") from None
+        problem = _state_problem(state)
+        if problem:
+            raise RunFolderError(f"{path}: {problem}; start over with --no-resume")
+        return state
 
     def write_state(self, state: dict) -> None:
         write_json(self.path / "state.json", state)
@@ -134,6 +141,7 @@ class RunFolder:
 
         Refuses (RunFolderError) to resume or reuse a run whose config.json
         differs from `config` in the run's sections."""
+        self._check_folder()
         if not resume:
             self.start_over()
             return {}
@@ -142,8 +150,14 @@ class RunFolder:
         if state and config_file.exists():
             try:
                 old = json.loads(config_file.read_text())
-            except ValueError:
+            except (OSError, ValueError, RecursionError):
                 old = None
+            if not isinstance(old, dict):
+                # without it the resume rule cannot be checked: refuse, touch nothing
+                raise RunFolderError(
+                    f"{config_file} is unreadable, so whether this run used the same config cannot "
+                    f"be checked. To start over in this folder pass --no-resume; to keep it, "
+                    f"choose another --output")
             if old is not None:
                 diff = config_differences(self._relevant(old), self._relevant(config.to_dict()))
                 if diff:
@@ -164,10 +178,32 @@ class RunFolder:
         self.start_over()
         return {}
 
+    def _check_folder(self) -> None:
+        """The run folder is (or can be made) a writable folder: an OutputError
+        now, not a traceback after the data is read."""
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"run folder {self.path} is a file; choose another --output")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise OutputError(f"run folder {self.path}: cannot write there ({e.strerror or e})") from None
+
     def finished_metrics(self) -> dict:
         """The metrics.json of a finished run (after `prepare` said finished)."""
         log.info("run in %s already finished with this config; nothing to do", self.path)
-        return json.loads((self.path / "metrics.json").read_text())
+        path = self.path / "metrics.json"
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError) as e:
+            reason = "nested too deeply" if isinstance(e, RecursionError) else e
+            raise RunFolderError(f"{path}: unreadable ({reason}); the run finished, but its metrics "
+                                 f"are damaged: pass --no-resume to train again") from None
+        if not isinstance(metrics, dict):
+            raise RunFolderError(f"{path}: expected a JSON object of metrics; pass --no-resume to train again")
+        return metrics
 
     def start(self, config) -> None:
         """Creates the folder and records the config (after `prepare`)."""
@@ -201,5 +237,27 @@ class RunFolder:
 def _int(text) -> Optional[int]:
     try:
         return int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # "x", "nan", "inf"
         return None
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9
+
+
+def _state_problem(state) -> Optional[str]:
+    """Why a state.json value cannot be resumed from, or None."""
+    if not isinstance(state, dict):
+        return f"expected a JSON object, got {type(state).__name__}"
+    for key in ("epochs_done", "best_epoch", "step", "steps_done"):
+        if key in state and state[key] is not None and not _is_count(state[key]):
+            return f"{key} must be a whole number of epochs/steps, got {state[key]!r}"
+    if "phase" in state and state["phase"] not in (1, 2):
+        return f"phase must be 1 or 2, got {state['phase']!r}"
+    if "finished" in state and not isinstance(state["finished"], bool):
+        return f"finished must be true or false, got {state['finished']!r}"
+    for key, value in state.items():
+        if key.startswith("best_") and key != "best_epoch" and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return f"{key} must be a finite number, got {value!r}"
+    return None

@@ -93,6 +93,11 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
         split_path = run_dir / "split.json"
     if split_path is not None:
         train_ids, val_ids = load_split(split_path)
+        both = set(train_ids) & set(val_ids)
+        if both:  # validation on training images: every metric would be a silent lie
+            raise DataError(
+                f"{split_path}: {len(both)} image id(s) are in both 'train' and 'val' "
+                f"(e.g. {sorted(both)[0]!r}); a split must keep them apart")
         train = found[found["image_id"].isin(set(train_ids))]
         val = found[found["image_id"].isin(set(val_ids))]
     else:
@@ -110,16 +115,25 @@ def stack_targets(table) -> np.ndarray:
 
 
 def compile_model(model, config: Config, learning_rate: float, steps: int):
+    from aesthetics.training.distribute import build_before_fit
+
     t = config.train
     model.compile(
         optimizer=make_optimizer(t.optimizer, learning_rate, t.lr_schedule, steps, t.weight_decay),
         loss=get_loss(t.loss, **t.loss_options),
         metrics=[MeanScoreMAE(), MeanScoreAccuracy(t.accuracy_threshold), EMDMetric()],
     )
+    build_before_fit(model, tf_strategy())
+
+
+def tf_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
 
 
 def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbose, extra_callbacks):
-    train_ds, val_ds, report = datasets
+    train_ds, val_ds, report, steps_per_epoch = datasets
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
     callbacks = [
         StopOnNonFinite(),
@@ -141,14 +155,25 @@ def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbo
         # Decoding failures are filtered out, so the dataset's length is
         # unknown until the first epoch ends; Keras warns about it. Expected.
         warnings.filterwarnings("ignore", message=".*ran out of data.*")
-        model.fit(
-            train_ds,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # the dataset is already shuffled (seeded)
-        )
+        try:
+            model.fit(
+                train_ds,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,  # the dataset repeats: ceil(n / batch) steps
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # the dataset is already shuffled (seeded)
+            )
+        except DataError as e:
+            raise DataError(f"{e} ({_skipped_line(report)})") from None
+
+
+def _skipped_line(report, limit: int = 3) -> str:
+    """The skipped files on one line: 'N skipped, e.g. a.jpg: reason; ...'."""
+    items = sorted(report.failures.items())
+    shown = "; ".join(f"{p}: {r}" for p, r in items[:limit])
+    return f"{len(items)} file(s) skipped" + (f", e.g. {shown}" if shown else "")
 
 
 def model_recipe(config: Config) -> Recipe:
@@ -168,12 +193,27 @@ def train(
     one exists (and `resume`). Returns the final validation metrics.
 
     Nothing global changes: the dtype policy (train.mixed_precision) applies
-    inside this call only."""
-    with dtype_policy_scope(config.train.mixed_precision):
-        return _train(config, Path(run_dir), init_from, resume, verbose, callbacks)
+    inside this call only. Under `train.distribute`, everything from the
+    model's creation to the final evaluation happens in the strategy's scope
+    (aesthetics.training.distribute); a non-chief worker writes its run
+    folder into a private temporary folder."""
+    from aesthetics.training.distribute import is_chief, make_strategy, worker_folder
+
+    strategy = make_strategy(config.train.distribute)
+    cleanup = None
+    if not is_chief(strategy):
+        run_dir, cleanup = worker_folder(run_dir, strategy)
+    try:
+        with dtype_policy_scope(config.train.mixed_precision), strategy.scope():
+            return _train(config, Path(run_dir), init_from, resume, verbose, callbacks, strategy)
+    finally:
+        if cleanup is not None:
+            cleanup()
 
 
-def _train(config, run_dir, init_from, resume, verbose, callbacks) -> dict:
+def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> dict:
+    from aesthetics.training.distribute import build_before_fit, distributed_dataset
+
     run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
                     results=("metrics.json", "model.keras"))
     state = run.prepare(config, resume)
@@ -190,21 +230,26 @@ def _train(config, run_dir, init_from, resume, verbose, callbacks) -> dict:
     options = PipelineOptions.from_data_config(config.data)
     report = DecodeReport()
     batch = config.data.batch_size
-    train_ds = make_training_dataset(
-        data.train["filepath"], stack_targets(data.train), options, batch,
-        seed=config.train.seed, report=report,
+    targets = stack_targets(data.train)
+    train_ds, steps_per_epoch = distributed_dataset(
+        strategy,
+        lambda size, shard: make_training_dataset(
+            data.train["filepath"], targets, options, size, seed=config.train.seed, report=report,
+            shard=shard, repeat=True),
+        batch, len(data.train),
     )
     val_ds = make_eval_dataset(
         data.val["filepath"], stack_targets(data.val), options, batch, report=report
     )
-    steps = int(np.ceil(len(data.train) / batch))
-    datasets = (train_ds, val_ds, report)
+    steps = steps_per_epoch
+    datasets = (train_ds, val_ds, report, steps_per_epoch)
 
     if resuming:
         log.info("resuming from %s (phase %s, %s epochs done)", run.last_checkpoint,
                  state.get("phase"), state.get("epochs_done"))
         run.trim_history(int(state.get("epochs_done", 0)))
         model = keras.saving.load_model(run.last_checkpoint)
+        build_before_fit(model, strategy)
     else:
         info = {"data": {k: getattr(config.data, k) for k in ("labels", "label_format", "score_range")}}
         model = build_model(config.model, recipe=model_recipe(config), info=info)

@@ -92,8 +92,10 @@ def test_ranking_copies_and_links(shared_dir, tmp_path):
     files = [str(p) for p in photos] + [str(broken)]
     out = tmp_path / "s.jsonl"
     rc, stdout, err = run(["predict", *files, "--output", str(out), "--sort", "--top-k", "3",
-                           "--copy-to", str(tmp_path / "best")], tmp_path)
+                           "--copy-to", str(tmp_path / "best"), "--report", "r/report.html"], tmp_path)
     assert rc == 0, err
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count("data:image/jpeg;base64,") >= 8 and "broken.jpg" in page
     printed = [float(line.split()[0]) for line in stdout.splitlines()]
     assert len(printed) == 3 and printed == sorted(printed, reverse=True)
     from aesthetics.inference.outputs import read_records

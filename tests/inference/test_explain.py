@@ -8,7 +8,15 @@ from PIL import Image
 
 from aesthetics.cli import main as cli_main
 from aesthetics.config import ModelConfig
-from aesthetics.inference.explain import explain_maps, explain_records, overlay, resolve_method
+from aesthetics.inference.explain import (
+    explain_maps,
+    explain_records,
+    overlay,
+    render_explanation,
+    resolve_method,
+    score_title,
+    upsample_map,
+)
 from aesthetics.models import build_model
 
 SIZE = 64
@@ -107,11 +115,56 @@ def test_overlay():
     heat[0, 0] = 1.0
     out = overlay(photo, heat, alpha=0.5)
     assert out.shape == (30, 50, 3) and out.dtype == np.uint8
-    # jet: 1 -> dark red at the top-left, 0 -> dark blue at the bottom-right
-    assert out[0, 0, 0] > out[0, 0, 2] and out[-1, -1, 2] > out[-1, -1, 0]
+    # inferno (the default, perceptually uniform): 1 -> pale yellow, 0 -> near black
+    assert out[0, 0].astype(int).sum() > out[-1, -1].astype(int).sum() + 300
+    assert out[0, 0, 0] > out[0, 0, 2] and out[-1, -1].max() <= 55
+    jet = overlay(photo, heat, alpha=0.5, cmap="jet")  # any matplotlib colormap by name
+    assert jet[0, 0, 0] > jet[0, 0, 2] and jet[-1, -1, 2] > jet[-1, -1, 0]
     np.testing.assert_array_equal(overlay(photo, heat, alpha=0.0), photo)
     with pytest.raises(ValueError):
         overlay(photo[..., 0], heat)
+
+
+def test_upsampled_map_is_smooth_not_blocky():
+    heat = np.zeros((2, 2), np.float32)
+    heat[0, 0] = 1.0
+    big = upsample_map(heat, 30, 50)
+    assert big.shape == (30, 50) and big.dtype == np.float32
+    assert 0.0 <= big.min() and big.max() <= 1.0  # bicubic overshoot clipped
+    assert len(np.unique(np.round(big, 3))) > 50  # a gradient, not 4 blocks
+    diagonal = big[np.arange(30), np.arange(30) * 49 // 29]
+    assert diagonal[0] > 0.9 and diagonal[-1] < 0.1
+    assert np.all(np.diff(diagonal[:20]) <= 1e-3)  # falls off monotonically from the peak
+    assert diagonal[20:].max() < 0.05  # bicubic ringing beyond it stays invisible
+
+
+def test_render_explanation_is_a_readable_figure():
+    photo = np.zeros((40, 80, 3), np.uint8)
+    photo[..., 0] = 200  # a pure red photo
+    heat = np.zeros((2, 4), np.float32)
+    heat[1, 3] = 1.0
+    fig = render_explanation(photo, heat, title="x  ·  score 5.00 ± 1.00", method="gradcam", panel_px=200)
+    assert fig.dtype == np.uint8 and fig.ndim == 3 and fig.shape[2] == 3
+    height, width = fig.shape[:2]
+    assert width > 2 * 200 and height > 100 and width > 2 * height  # two 200x100 panels side by side
+    pixels = fig.reshape(-1, 3).astype(int)
+    red = (np.abs(pixels - [200, 0, 0]).max(axis=1) <= 8).sum()
+    assert red > 0.7 * 200 * 100  # the photo itself, left
+    import matplotlib
+
+    for level in (0.1, 0.5, 0.95):  # the colorbar shows the inferno ramp at full strength
+        colour = np.array(matplotlib.colormaps["inferno"](level)[:3]) * 255
+        assert (np.abs(pixels - colour).max(axis=1) <= 25).sum() > 10, level
+    with pytest.raises(ValueError):
+        render_explanation(photo[..., 0], heat)
+
+
+def test_score_title():
+    rec = {"image_id": "IMG_1", "path": "a/IMG_1.jpg", "mean_score_prediction": 5.3141,
+           "std_score_prediction": 1.4249}
+    assert score_title(rec) == "IMG_1  ·  score 5.31 ± 1.42"
+    assert score_title({"image_id": "s", "mean_score_prediction": 0.5}) == "s  ·  score 0.50"
+    assert score_title(None) == ""
 
 
 def test_explain_records_skips_errors_and_dedups(tmp_path):
@@ -125,11 +178,16 @@ def test_explain_records_skips_errors_and_dedups(tmp_path):
         {"image_id": "x", "path": str(tmp_path / "b" / "x.png"), "mean_score_prediction": 5.0},
         {"image_id": "bad", "path": str(tmp_path / "bad.jpg"), "error": "cannot decode"},
     ]
-    n = explain_records(model, records, tmp_path / "out", max_side=500)
+    n = explain_records(model, records, tmp_path / "out", max_side=500, figure=False)
     assert n == 2 and "explanation" not in records[2]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.png", "x_1.png"]
+    # the bare blend: pixels aligned with the photo
     assert Image.open(records[0]["explanation"]).size == (50, 40)
     assert Image.open(records[1]["explanation"]).size == (500, 25)  # shrunk to max_side
+    # the default: the figure (photo | map, colorbar, title), photo panels side by side
+    assert explain_records(model, records[:1], tmp_path / "fig") == 1
+    width, height = Image.open(records[0]["explanation"]).size
+    assert records[0]["explanation"] == str(tmp_path / "fig" / "x.png") and width > 2 * height
 
 
 def test_predict_cli_explain(tmp_path, capsys):
@@ -150,7 +208,8 @@ def test_predict_cli_explain(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "expl").iterdir()) == ["p0.png", "p1.png", "p2.png"]
     for r in good:
         assert r["explanation"] == str(tmp_path / "expl" / f"{r['image_id']}.png")
-        assert Image.open(r["explanation"]).size == (50, 40)
+        width, height = Image.open(r["explanation"]).size  # the figure: photo | map + colorbar
+        assert width > 2 * height
     assert "explanation" not in [r for r in records if "error" in r][0]
 
 

@@ -1,0 +1,263 @@
+"""`write_report`: one self-contained HTML page for a set of score records.
+
+The page is rendered from `templates/report.html.j2` with Jinja2's
+`generate()`, which yields the page piece by piece: the contact sheet's cards
+are a generator, each card's thumbnail is made when the template reaches it
+(a few threads work ahead, see `thumbnails.thumbnails_in_order`) and written
+out at once. So memory stays bounded by a handful of thumbnails, not by the
+size of the library; 30,000 photos make a large file (10-25 KB each at the
+default size) but not a large process.
+
+Everything that comes from a record (file names, paths, error reasons) is
+HTML-escaped by Jinja2's autoescaping; links are percent-encoded relative
+paths, so a file named ``javascript:x.jpg`` stays a file. The page has no
+external URL: thumbnails are data URIs, the histogram is inline SVG, the
+styles are inline. It is written to a temporary file beside `output` and
+moved into place (`os.replace`), so a reader never sees half a report and a
+failed run leaves the previous report intact.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence, Union
+from urllib.parse import quote
+
+from aesthetics.errors import OutputError
+from aesthetics.report.histogram import histogram_svg
+from aesthetics.report.scale import SCORE_RANGE, css_gradient, score_colour, text_colour
+from aesthetics.report.summary import Section, failure_reason, sections, split_records, summarise
+from aesthetics.report.thumbnails import Thumbnail, thumbnails_in_order
+
+log = logging.getLogger("aesthetics")
+
+DEFAULT_THUMB_SIZE = 256
+_environment = None
+
+
+def _template():
+    """The report template (the Jinja2 environment is made once)."""
+    global _environment
+    if _environment is None:
+        from jinja2 import Environment, PackageLoader, StrictUndefined
+
+        _environment = Environment(
+            loader=PackageLoader("aesthetics.report", "templates"),
+            autoescape=True,  # every value from a record is escaped
+            undefined=StrictUndefined,  # a typo in the template fails, not renders blank
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _environment.filters["thousands"] = lambda n: f"{int(n):,}"
+        _environment.filters["score"] = lambda v: "–" if v is None else f"{float(v):.2f}"
+    return _environment.get_template("report.html.j2")
+
+
+@dataclass(frozen=True)
+class Card:
+    """One photo of the contact sheet, as the template shows it."""
+
+    rank: int
+    name: str  # the file name
+    path: str  # the path as the record has it (the tooltip)
+    score: float
+    score_text: str  # "5.31 ± 1.42"
+    badge: str  # background colour
+    badge_text: str  # text colour on it
+    photo_href: Optional[str]  # relative link to the photo, None if it is not there
+    explanation_href: Optional[str]
+    explanation_note: Optional[str]  # why an explanation is not linked
+    thumbnail: Thumbnail
+
+
+def href(target: Path, folder: Path) -> str:
+    """A link from a page in `folder` to `target`: a percent-encoded relative
+    path (":" encoded too, so no name can read as a URL scheme), or a
+    file: URI where no relative path exists (another drive on Windows)."""
+    try:
+        rel = os.path.relpath(os.path.abspath(target), os.path.abspath(folder))
+    except ValueError:
+        return Path(os.path.abspath(target)).as_uri()
+    return quote(Path(rel).as_posix(), safe="/")
+
+
+def _resolver(bases: Sequence[Path]):
+    """path in a record -> an existing file, or None. Relative paths are
+    tried against each base (the current folder, where `predict` ran, then
+    the records file's folder)."""
+
+    def resolve(path) -> Optional[Path]:
+        if not path:
+            return None
+        p = Path(path).expanduser()
+        candidates = [p] if p.is_absolute() else [base / p for base in bases]
+        return next((c for c in candidates if c.exists()), None)
+
+    return resolve
+
+
+def score_text(record: dict) -> str:
+    mean = float(record["mean_score_prediction"])
+    std = record.get("std_score_prediction")
+    return f"{mean:.2f} ± {float(std):.2f}" if std is not None else f"{mean:.2f}"
+
+
+def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
+           explanations: bool) -> Iterator[Card]:
+    for offset, rec in enumerate(section.records):
+        path = str(rec.get("path") or rec.get("image_id") or "")
+        photo = resolve(rec.get("path"))
+        thumbnail = next(thumbs)
+        expl_href = expl_note = None
+        if explanations and rec.get("explanation"):
+            overlay = resolve(rec["explanation"])
+            if overlay is None:
+                expl_note = "explanation file missing"
+            else:
+                expl_href = href(overlay, folder)
+        colour = score_colour(rec["mean_score_prediction"])
+        yield Card(
+            rank=section.first_rank + offset,
+            name=Path(path).name or path,
+            path=path,
+            score=float(rec["mean_score_prediction"]),
+            score_text=score_text(rec),
+            badge=colour,
+            badge_text=text_colour(colour),
+            photo_href=href(photo, folder) if photo is not None and not thumbnail.is_placeholder else None,
+            explanation_href=expl_href,
+            explanation_note=expl_note,
+            thumbnail=thumbnail,
+        )
+
+
+def _load(records, source) -> tuple[list[dict], Optional[Path]]:
+    """The records as a list, and the predict output they came from (if known)."""
+    if isinstance(records, (str, os.PathLike)):
+        from aesthetics.inference.outputs import read_records
+
+        source = Path(records)
+        if not source.is_file():
+            from aesthetics.errors import InputNotFoundError
+
+            raise InputNotFoundError(f"scores file not found: {source}")
+        return read_records(source), source
+    return [dict(r) for r in records], Path(source) if source is not None else None
+
+
+def write_report(
+    records: Union[Iterable[dict], str, os.PathLike],
+    output,
+    title: Optional[str] = None,
+    thumb_size: int = DEFAULT_THUMB_SIZE,
+    explanations: bool = True,
+    *,
+    limit: Optional[int] = None,
+    model: Optional[str] = None,
+    source=None,
+    workers: Optional[int] = None,
+) -> Path:
+    """Writes an HTML report of `records` to `output` and returns its path.
+
+    Args:
+        records: score records (`aesthetics predict`'s, see
+            `aesthetics.inference.records`), or the path of a predict output
+            (.csv, .jsonl, .json), read with `read_records`; relative photo
+            paths are then looked up from the current folder, then from the
+            file's folder.
+        output: the .html file to write (its folder is created).
+        title: the page's heading (default: "Photo scores", plus the scores
+            file's name).
+        thumb_size: the thumbnails' longest side, in pixels.
+        explanations: link each photo's explain overlay (records with
+            "explanation", from `predict --explain`).
+        limit: show only the best `limit` and the worst `limit` photos in
+            the contact sheet (the header and the histogram still cover all
+            of them); None shows every photo.
+        model: the model's name or file, shown in the header.
+        source: for a list of records, the predict output they were read
+            from (shown in the header; its folder is searched for relative
+            photo paths, as when `records` is that file's path).
+        workers: threads making thumbnails (default: up to 4).
+
+    A photo that cannot be opened gets a placeholder and a note; failed
+    records are listed with their reasons. Raises OutputError if the file
+    cannot be written (the previous report, if any, is kept).
+    """
+    if thumb_size < 16 or thumb_size > 2048:
+        raise ValueError(f"thumb_size must be in 16..2048, got {thumb_size}")
+    records, source = _load(records, source)
+    bases = [Path.cwd()] + ([source.resolve().parent] if source is not None else [])
+    output = Path(output)
+    folder = output.resolve().parent
+    scored, failed = split_records(records)
+    summary = summarise(scored, failed)
+    parts, omitted = sections(scored, limit)
+    resolve = _resolver(bases)
+    thumbs = thumbnails_in_order(
+        (resolve(r.get("path")) or r.get("path") for part in parts for r in part.records),
+        size=thumb_size, workers=workers,
+    )
+    scores = [float(r["mean_score_prediction"]) for r in scored]
+    context = dict(
+        title=title or ("Photo scores" + (f": {source.name}" if source else "")),
+        source=str(source) if source else None,
+        model=model,
+        generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        version=_version(),
+        summary=summary,
+        histogram=histogram_svg(scores, summary.mean, summary.median),
+        gradient=css_gradient(),
+        score_range=SCORE_RANGE,
+        legend=[(v, score_colour(v), text_colour(score_colour(v))) for v in range(1, 11)],
+        sections=[(part, _cards(part, thumbs, resolve, folder, explanations)) for part in parts],
+        omitted=omitted,
+        failed=[(Path(str(r.get("path") or "")).name or str(r.get("image_id") or ""),
+                 str(r.get("path") or r.get("image_id") or ""), failure_reason(r)) for r in failed],
+        explained=sum(1 for r in scored if r.get("explanation")) if explanations else 0,
+        thumb_size=thumb_size,
+    )
+    try:
+        _write_atomic(output, _template().generate(**context))
+    finally:
+        thumbs.close()  # stops the thumbnail threads if rendering failed midway
+    log.debug("wrote the report of %d photo(s) to %s", summary.total, output)
+    return output
+
+
+def _version() -> str:
+    from aesthetics import __version__
+
+    return __version__
+
+
+def _write_atomic(output: Path, pieces: Iterable[str]) -> None:
+    """Streams `pieces` into a temporary file beside `output`, then renames it."""
+    if output.is_dir():
+        raise OutputError(f"report {output} is a folder; give a file name")
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8", newline="\n") as f:
+            for piece in pieces:
+                f.write(piece)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, output)
+    except OSError as e:
+        _remove(tmp)
+        raise OutputError(f"cannot write the report {output} ({e.strerror or e})") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
