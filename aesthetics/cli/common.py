@@ -107,13 +107,9 @@ def check_writable_file(path, what: str, suffixes=()) -> None:
         raise ConfigError(f"{what} {path}: expected a {' or '.join(suffixes)} file name")
     if p.is_dir():
         raise OutputError(f"{what} {path} is a folder; give a file name")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        probe = p.with_name(f".{p.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OutputError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+    from aesthetics.paths import probe_writable
+
+    probe_writable(p, what)
 
 
 def check_writable_folder(path, what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -199,6 +200,8 @@ class Printer:
         from tqdm import tqdm
 
         self.deferred = bool(args.sort or args.top_k or args.min_score is not None)
+        self.keep_going = bool(args.output)  # a closed stdout does not stop a run that writes a file
+        self.stdout_closed = False
         # ranking, copies or a report without --output: keep the records here
         wanted = self.deferred or args.copy_to or args.link_to or args.report
         self.records = [] if wanted and not args.output else None
@@ -214,12 +217,19 @@ class Printer:
 
         if self.records is not None:
             self.records.extend(records)
-        if not self.deferred:
+        if not self.deferred and not self.stdout_closed:
             text = format_table(records)
-            if self.bar.disable:
-                print(text, flush=True)
-            else:
-                self.bar.write(text, file=sys.stdout)
+            try:
+                if self.bar.disable:
+                    print(text, flush=True)
+                else:
+                    self.bar.write(text, file=sys.stdout)
+            except BrokenPipeError:
+                if not self.keep_going:
+                    raise  # the table was the result: nothing left to do
+                # `predict ... --output s.csv | head`: the file still gets every photo
+                self.stdout_closed = True
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         self.bar.update(len(records))
 
     def close(self) -> None:

@@ -133,7 +133,7 @@ def load_image(
                     f"(raise data.max_pixels to allow it)"
                 )
             img.seek(0)  # first frame of GIF/TIFF/WebP animations
-            if draft is not None and img.format == "JPEG":
+            if draft is not None and img.format in ("JPEG", "MPO"):  # MPO: cameras' multi-picture JPEG
                 need = draft(w, h)
                 if need is not None:
                     img.draft("RGB" if img.mode == "RGB" else None, need)

@@ -56,6 +56,8 @@ def _jpeg_draft_ratio(data, recipe):
     `recipe`: `aesthetics.data.resize.draft_size` and Pillow's
     `JpegImageFile.draft` (scale = min(w // need_w, h // need_h), the largest
     power of two <= it, at most 8), in graph ops. Index 0..3 into (1, 2, 4, 8)."""
+    import math
+
     import tensorflow as tf
 
     from aesthetics.constants import NATIVE_MIN_SIDE
@@ -69,7 +71,7 @@ def _jpeg_draft_ratio(data, recipe):
         possible = tf.minimum(w, h) * scale >= NATIVE_MIN_SIDE
         need_w, need_h = tf.math.ceil(w * scale * margin), tf.math.ceil(h * scale * margin)
     else:
-        side = float(recipe.input_side * DRAFT_MARGIN)
+        side = float(math.ceil(recipe.input_side * DRAFT_MARGIN))  # as draft_size rounds it
         possible = tf.constant(True)
         need_w = need_h = tf.constant(side, tf.float64)
     possible = possible & (need_w * 2 <= w) & (need_h * 2 <= h)

@@ -118,13 +118,9 @@ def _check_output(output: Path, fmt: str, model_path=None) -> None:
             )
     elif output.is_dir():
         raise ExportError(f"{output} is a folder; give a file name (e.g. model.{fmt})")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        probe = output.with_name(f".{output.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ExportError(f"--output {output}: cannot write there ({e.strerror or e})") from None
+    from aesthetics.paths import probe_writable
+
+    probe_writable(output, "--output", ExportError)
 
 
 def _check_image_model(model, model_path=None) -> None:

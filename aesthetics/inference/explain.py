@@ -329,6 +329,8 @@ def _seen_region(photo: np.ndarray, recipe) -> np.ndarray:
 
 
 def _unique_name(image_id: str, used: set) -> str:
+    """A flat file name for an id (`day1/IMG_1` -> `day1__IMG_1`), unique in `used`."""
+    image_id = image_id.replace("/", "__").replace("\\", "__")
     name, k = image_id, 1
     while name in used:
         name = f"{image_id}_{k}"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from aesthetics.errors import ConfigError, OutputError
+from aesthetics.paths import probe_writable
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
 CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
@@ -52,13 +53,7 @@ def check_output_path(output, resume: bool = False, overwrite: bool = False) -> 
     if output.is_dir():
         raise OutputError(f"--output {output} is a folder; give a file name")
     output_format(output)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        probe = output.with_name(f".{output.name}.probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OutputError(f"--output {output}: cannot write there ({e.strerror or e})") from None
+    probe_writable(output, "--output")
     if output.exists() and not (resume or overwrite):
         count = len(read_records(output))
         if count:
@@ -79,27 +74,31 @@ def read_records(path) -> list[dict]:
     path = Path(path)
     fmt = output_format(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{path}: cannot read it as a predict output ({e})") from None
-    if not text.strip():
+    except OSError as e:
+        raise OutputError(f"{path}: cannot read it as a predict output ({e.strerror or e})") from None
+    if not raw.strip():
         return []
     if fmt == ".json":
         try:  # a finished list, possibly written by another tool (any layout)
-            data = json.loads(text)
-        except ValueError:
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError:  # includes UnicodeDecodeError
             data = None
         if isinstance(data, list):
             return [_checked(r, path, i + 1) for i, r in enumerate(data)]
         if data is not None:
             raise OutputError(f"{path}: not a predict output (a JSON {type(data).__name__}, not a list)")
-    lines = text.split("\n")
-    if len(lines) == 1:  # not one whole line: not something predict wrote
+    if b"\n" not in raw:  # not one whole line: not something predict wrote
         raise OutputError(f"{path}: not a predict output (no complete line)")
-    if lines[-1]:  # no newline after the last line: cut off mid-record
-        lines = lines[:-1]
+    # whole lines only: a kill may cut the last record, even inside a UTF-8 character
+    raw = raw[: raw.rindex(b"\n") + 1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise OutputError(f"{path}: not a predict output (not UTF-8 text: {e.reason})") from None
+    lines = text.split("\n")[:-1]  # whole lines only (the text ends with a newline)
     if fmt == ".csv":
         return _csv_records("\n".join(lines) + "\n", path)
     records = []
@@ -172,13 +171,18 @@ class RecordWriter:
         self.count = 0
         self._csv_fields = CSV_FIELDS + [f"p{i}" for i in range(1, self.bins + 1)]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            self._file = f
-            self._start()
-            self._append(list(keep))
-            self._file.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)  # a kill while rewriting keeps the old file
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                self._file = f
+                self._start()
+                self._append(list(keep))
+                self._file.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)  # a kill while rewriting keeps the old file
+        except BaseException:  # a full disk or Ctrl-C: no half-written temporary file left
+            self._file = None
+            tmp.unlink(missing_ok=True)
+            raise
         self._file = self.path.open("a", encoding="utf-8", newline="")
 
     def _start(self) -> None:

@@ -60,15 +60,18 @@ def image_ids(paths: Sequence) -> list[str]:
         ids[i] = str(Path(relative[i]).with_suffix(""))
     for i in _repeated(ids):
         ids[i] = relative[i]
+    for n, i in enumerate(_repeated(ids), 1):  # still equal (a.jpg beside a.jpg.png): number them
+        ids[i] = f"{ids[i]}~{n}"
     return ids
 
 
 def _repeated(values) -> list[int]:
-    """Indexes of the values that occur more than once."""
+    """Indexes of the values that occur more than once, ignoring case (ids
+    become file names, and macOS and Windows file names ignore case)."""
     counts: dict = {}
     for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return [i for i, v in enumerate(values) if counts[v] > 1]
+        counts[v.casefold()] = counts.get(v.casefold(), 0) + 1
+    return [i for i, v in enumerate(values) if counts[v.casefold()] > 1]
 
 
 def _common_folder(paths) -> str:

@@ -130,14 +130,18 @@ def iter_scored(
     for i, image, error in _loaded_in_order(paths, loader, workers, window):
         if error is not None:
             done.append(error_record(paths[i], ids[i], error))
+            if len(done) >= batch_size:  # failures piling up are handed on too
+                yield done
+                done = []
             continue
         if images and image.shape != images[0].shape:
-            done.extend(run_batch())
+            # native-resolution recipes: a batch holds photos of one size
+            yield done + run_batch()  # handed on after every model call
+            done = []
         images.append(image)
         index.append(i)
         if len(images) == batch_size:
-            done.extend(run_batch())
-            yield done
+            yield done + run_batch()
             done = []
     if images:
         done.extend(run_batch())

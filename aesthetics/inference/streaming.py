@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -61,19 +62,25 @@ class RunSummary:
 
 def plan_resume(output, paths: Sequence) -> tuple[list[dict], list[int]]:
     """(records to keep from `output`, indexes of `paths` still to score)."""
-    inputs = {printable_path(p) for p in paths}
+    inputs = {_same_file(p) for p in paths}
     kept: dict = {}
     foreign = []  # records without a path (another tool's JSON): kept as they are
     for rec in read_records(output):
         path = rec.get("path")
         if not path:
             foreign.append(rec)
-        elif is_scored(rec) or (path not in kept and path not in inputs):
-            kept[path] = rec  # a later scored record of a path wins
+            continue
+        key = _same_file(path)  # `photos/a.jpg` and `$PWD/photos/a.jpg` are one file
+        if is_scored(rec) or (key not in kept and key not in inputs):
+            kept[key] = rec  # a later scored record of a path wins
     keep = foreign + list(kept.values())
-    done = {p for p, r in kept.items() if is_scored(r)}
-    todo = [i for i, p in enumerate(paths) if printable_path(p) not in done]
+    done = {k for k, r in kept.items() if is_scored(r)}
+    todo = [i for i, p in enumerate(paths) if _same_file(p) not in done]
     return keep, todo
+
+
+def _same_file(path) -> str:
+    return os.path.normpath(os.path.abspath(printable_path(path)))
 
 
 def stream_to_output(
@@ -110,10 +117,10 @@ def stream_to_output(
     if on_plan is not None:
         on_plan(len(todo))
     start = time.perf_counter()
+    batches = iter_scored(scorer, [paths[i] for i in todo], batch_size=batch_size, legacy=legacy,
+                          max_pixels=max_pixels, workers=workers, ids=[ids[i] for i in todo])
     try:
-        for batch in iter_scored(scorer, [paths[i] for i in todo], batch_size=batch_size,
-                                 legacy=legacy, max_pixels=max_pixels, workers=workers,
-                                 ids=[ids[i] for i in todo]):
+        for batch in batches:
             if before_write is not None:
                 before_write(batch)
             if writer is not None:
@@ -140,6 +147,7 @@ def stream_to_output(
         e.summary = summary
         raise
     finally:
+        batches.close()  # stops the decoding threads now, also after Ctrl-C in a callback
         summary.seconds = time.perf_counter() - start
         if writer is not None:
             try:

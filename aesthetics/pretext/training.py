@@ -141,11 +141,17 @@ def pretrain(
     also written to metrics.json."""
     if images:
         config.pretrain.images = str(images)
-    with dtype_policy_scope(config.pretrain.mixed_precision):
-        return _pretrain(config, Path(run_dir), images, resume, verbose, callbacks)
+    from aesthetics.training.distribute import strategy_run
+
+    # only the chief writes the run folder
+    with dtype_policy_scope(config.pretrain.mixed_precision), \
+            strategy_run(config.pretrain.distribute, run_dir) as (strategy, folder):
+        return _pretrain(config, folder, images, resume, verbose, callbacks, strategy)
 
 
-def _pretrain(config, run_dir, images, resume, verbose, callbacks) -> dict:
+def _pretrain(config, run_dir, images, resume, verbose, callbacks, strategy) -> dict:
+    from aesthetics.training.distribute import build_before_fit, split_batches
+
     p = config.pretrain
     # (a finished run needs no checkpoints/last.keras: it may be deleted to save space)
     run = RunFolder(run_dir, sections=("model", "pretrain"), outputs=OUTPUTS, results=OUTPUTS)
@@ -180,6 +186,9 @@ def _pretrain(config, run_dir, images, resume, verbose, callbacks) -> dict:
             bank, options, seed=p.seed, start_step=done * p.steps_per_epoch,
             num_steps=(p.epochs - done) * p.steps_per_epoch, keys=heads,
         )
+        build_before_fit(model, strategy, ds.element_spec, batch=options.levels_per_group)
+        # under a strategy: each replica gets whole groups of every batch
+        ds = split_batches(strategy, ds, options.batch_size, options.levels_per_group)
         model.fit(
             ds,
             epochs=p.epochs,

@@ -26,6 +26,7 @@ run folder's checkpoint and state, so a resumed run resumes everywhere).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -174,9 +175,10 @@ def distributed_dataset(strategy, make, global_batch: int, n_examples: int):
     if global_batch < replicas:
         raise ConfigError(f"data.batch_size {global_batch} is smaller than the number of replicas "
                           f"({replicas}); raise it to at least {replicas}")
-    if global_batch % replicas:
-        log.warning("data.batch_size %d is not a multiple of the %d replicas; each replica gets %d",
-                    global_batch, replicas, global_batch // replicas)
+    if global_batch % replicas:  # TensorFlow's per-replica split would fail later, less clearly
+        raise ConfigError(f"data.batch_size {global_batch} is not a multiple of the {replicas} "
+                          f"replicas; use a multiple, e.g. {replicas * max(1, global_batch // replicas)}")
+
     def per_pipeline(context):
         shard = (context.num_input_pipelines, context.input_pipeline_id)
         ds = make(context.get_per_replica_batch_size(global_batch), shard if shard[0] > 1 else None)
@@ -214,22 +216,28 @@ def worker_folder(run_dir, strategy):
     tmp = Path(tempfile.mkdtemp(prefix=f"aesthetics-{worker_name(strategy)}-"))
     for name in ("config.json", "state.json", "split.json", "history.csv", "checkpoints"):
         src = run_dir / name
-        if src.is_dir():
-            shutil.copytree(src, tmp / name)
-        elif src.is_file():
-            shutil.copy2(src, tmp / name)
+        try:
+            if src.is_dir():
+                shutil.copytree(src, tmp / name)
+            elif src.is_file():
+                shutil.copy2(src, tmp / name)
+        except OSError as e:  # the chief may be starting the folder over (--no-resume)
+            log.warning("worker %s: could not copy %s (%s); starting without it",
+                        worker_name(strategy), src, e.strerror or e)
     return tmp, lambda: shutil.rmtree(tmp, ignore_errors=True)
 
 
-def build_before_fit(model, strategy) -> None:
+def build_before_fit(model, strategy, element_spec=None, batch: int = 1) -> None:
     """Works around two Keras 3 (3.15) gaps under a strategy, on this model:
 
     * Keras builds the compiled loss and metrics from the first batch it
       pulls from the distributed iterator, which it first reduces across
       replicas; under MultiWorkerMirroredStrategy that reduction fails
       ("Attempt to convert a value (PerReplica...)"). They are built here
-      from the model's input and output shapes instead (all the build needs)
-      and Keras' own build at the start of `fit` is switched off.
+      from `element_spec` (the training batches' specs, at `batch` rows:
+      a pretext batch must hold whole groups) or the model's
+      input and output shapes instead (shapes are all the build needs), and
+      Keras' own build at the start of `fit` is switched off.
     * Under MultiWorkerMirroredStrategy Keras averages each step's logs with
       `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar
       loss and metrics ("Invalid reduction dimension 0 for input with 0
@@ -240,8 +248,12 @@ def build_before_fit(model, strategy) -> None:
 
     if not has_strategy(strategy):
         return
-    x = np.zeros((1, *model.input_shape[1:]), np.float32)
-    y = np.zeros((1, *model.output_shape[1:]), np.float32)
+    if element_spec is not None:  # (x, y) specs of the training dataset's batches
+        x, y = tf.nest.map_structure(
+            lambda spec: np.zeros((batch, *spec.shape[1:]), spec.dtype.as_numpy_dtype), element_spec)
+    else:
+        x = np.zeros((1, *model.input_shape[1:]), np.float32)
+        y = np.zeros((1, *model.output_shape[1:]), np.float32)
     with strategy.scope():
         model._symbolic_build(data_batch=(x, y))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
@@ -253,3 +265,56 @@ def build_before_fit(model, strategy) -> None:
 
         model.train_step = train_step
         model._aesthetics_step_logs_1d = True
+
+
+def split_batches(strategy, dataset, global_batch: int, group: int = 1):
+    """A dataset of whole global batches (pretext batches: groups of `group`
+    consecutive crops that the ranking loss compares) for `strategy`: input
+    pipeline p of P takes the p-th contiguous 1/P of every batch, and each of
+    its replicas a contiguous per-replica share, so no group is ever split
+    across replicas. Needs global_batch % (replicas * group) == 0."""
+    import tensorflow as tf
+
+    if not has_strategy(strategy):
+        return dataset
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % (replicas * group):
+        raise ConfigError(
+            f"a batch of {global_batch} crops in groups of {group} cannot be split evenly over "
+            f"{replicas} replicas; make pretrain.images_per_batch * pretrain.crops_per_image a "
+            f"multiple of {replicas}"
+        )
+
+    def per_pipeline(context):
+        pipelines, index = context.num_input_pipelines, context.input_pipeline_id
+        share = global_batch // pipelines
+        ds = dataset
+        if pipelines > 1:
+            ds = ds.map(lambda x, y: tf.nest.map_structure(
+                lambda t: t[index * share:(index + 1) * share], (x, y)))
+        ds = ds.unbatch().batch(context.get_per_replica_batch_size(global_batch), drop_remainder=True)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return ds.with_options(options)
+
+    return strategy.distribute_datasets_from_function(per_pipeline)
+
+
+@contextlib.contextmanager
+def strategy_run(name: str, run_dir):
+    """`with strategy_run(config.train.distribute, run_dir) as (strategy,
+    folder):` the strategy's scope, and the folder this process writes: the
+    run folder, or for a non-chief worker a private temporary copy of its
+    resume files (deleted on exit)."""
+    from pathlib import Path
+
+    strategy = make_strategy(name)
+    folder, cleanup = Path(run_dir), None
+    if not is_chief(strategy):
+        folder, cleanup = worker_folder(run_dir, strategy)
+    try:
+        with strategy.scope():
+            yield strategy, folder
+    finally:
+        if cleanup is not None:
+            cleanup()

@@ -197,18 +197,11 @@ def train(
     model's creation to the final evaluation happens in the strategy's scope
     (aesthetics.training.distribute); a non-chief worker writes its run
     folder into a private temporary folder."""
-    from aesthetics.training.distribute import is_chief, make_strategy, worker_folder
+    from aesthetics.training.distribute import strategy_run
 
-    strategy = make_strategy(config.train.distribute)
-    cleanup = None
-    if not is_chief(strategy):
-        run_dir, cleanup = worker_folder(run_dir, strategy)
-    try:
-        with dtype_policy_scope(config.train.mixed_precision), strategy.scope():
-            return _train(config, Path(run_dir), init_from, resume, verbose, callbacks, strategy)
-    finally:
-        if cleanup is not None:
-            cleanup()
+    with dtype_policy_scope(config.train.mixed_precision), \
+            strategy_run(config.train.distribute, run_dir) as (strategy, folder):
+        return _train(config, folder, init_from, resume, verbose, callbacks, strategy)
 
 
 def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> dict:

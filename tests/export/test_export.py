@@ -65,9 +65,10 @@ def _means(records, files):
     return np.array([records[f]["mean_score_prediction"] for f in files])
 
 
-def _tf_pixels(files, recipe=None):
-    """What the SavedModel's bytes graph should give: Pillow decode, TF's
-    in-graph resize, uint8 round, centre crop."""
+def _tf_pixels(files, recipe=None, draft=True):
+    """What the SavedModel's bytes graph should give: Pillow decode (with the
+    JPEG draft scale predict uses, unless `draft=False`), TF's in-graph
+    resize, uint8 round, centre crop."""
     import tensorflow as tf
 
     from aesthetics.data.images import load_image
@@ -78,7 +79,7 @@ def _tf_pixels(files, recipe=None):
     recipe = recipe or Recipe(image_size=SIZE)
     out = []
     for f in files:
-        image = load_image(f, draft=lambda w, h: square_draft_size(recipe.input_side, w, h))
+        image = load_image(f, draft=(lambda w, h: square_draft_size(recipe.input_side, w, h)) if draft else None)
         x = np.asarray(tf.cast(tf.cast(tf.round(resize_image(image, recipe.input_side)), tf.uint8), tf.float32))
         off = (recipe.input_side - recipe.image_size) // 2
         out.append(x[off : off + recipe.image_size, off : off + recipe.image_size])
@@ -325,7 +326,7 @@ def test_pipeline_resize_matches_tf_resize():
     from aesthetics.data.images import load_image
 
     files = list(generated_images()) + real_photos(4, 2)
-    want = _tf_pixels(files)
+    want = _tf_pixels(files, draft=False)
     differing = 0
     for f, w in zip(files, want):
         got = resize_photo(load_image(f), SIZE).astype(np.float32)

@@ -124,3 +124,34 @@ def test_a_full_disk_keeps_the_scores_in_memory(tmp_path, photos, monkeypatch):
     assert sorted(r["path"] for r in on_disk + summary.unsaved) == sorted(
         _by_path(on_disk + summary.unsaved))
     assert len(on_disk) + len(summary.unsaved) == len(photos)
+
+
+class NativeScorer(BrightnessScorer):
+    """A native-resolution recipe: photos keep their own sizes."""
+
+    recipe = Recipe(image_size=224, resize="native")
+
+    def __call__(self, x):
+        return super().__call__(x[:, :32, :32])
+
+
+def test_native_photos_of_many_sizes_are_handed_on_after_every_model_call(photos):
+    """Each size is its own model call; its records must reach the output
+    then, not when a full batch finally forms (a kill would lose them)."""
+    scorer = NativeScorer()
+    batches = list(iter_scored(scorer, photos[:11], batch_size=8, workers=1))
+    assert scorer.calls == 11  # eleven sizes: eleven model calls
+    assert len(batches) == 11 and sum(len(b) for b in batches) == 11
+
+
+def test_a_record_cut_inside_a_utf8_character_is_dropped(tmp_path):
+    from aesthetics.inference.records import make_record
+
+    out = tmp_path / "s.jsonl"
+    recs = [make_record(f"/photos/café{i}.jpg", f"café{i}", np.full(10, 0.1)) for i in range(3)]
+    with RecordWriter(out, bins=10) as w:
+        w.write(recs)
+    data = out.read_bytes()
+    cut = data.rindex("é".encode()) + 1  # inside the last record's two-byte "é"
+    out.write_bytes(data[:cut])
+    assert [r["image_id"] for r in read_records(out)] == ["café0", "café1"]

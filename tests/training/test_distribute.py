@@ -127,3 +127,37 @@ def test_cli_refuses_a_bad_distribute_value(tmp_path):
 
     with pytest.raises(SystemExit):
         main(["train", "--images", ".", "--labels", "x.csv", "--distribute", "horovod"])
+
+
+def test_pretrain_mirrored_on_two_virtual_cpus_keeps_groups_whole(shared_dir, tmp_path):
+    """Pretext batches (2 photos x 3 levels) split over 2 replicas by whole
+    groups: the run trains and writes its outputs; a batch that cannot be
+    split by groups is refused with the keys to change."""
+    photos = sorted((shared_dir / "data" / "pristine").glob("*.jpg"))[:2]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in photos:
+        shutil.copy(p, folder / p.name)
+    sets = ["model.alpha=0.25", "model.backbone_weights=null", "pretrain.crop_size=64",
+            "pretrain.working_size=80", "pretrain.images_per_batch=2", "pretrain.crops_per_image=1",
+            "pretrain.levels_per_group=3", "pretrain.decoder_width=8", "pretrain.steps_per_epoch=2",
+            "pretrain.epochs=1"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), AESTHETICS_VIRTUAL_CPUS="2")
+
+    def pretrain(out, *more):
+        args = [sys.executable, "-m", "aesthetics", "pretrain", "--images", str(folder), "--output", out,
+                "--verbose", "0", "--distribute", "mirrored"]
+        for s in sets + list(more):
+            args += ["--set", s]
+        return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+    p = pretrain("run")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert (tmp_path / "run" / "model.keras").is_file() and len(_losses_pretext(tmp_path / "run")) == 1
+    p = pretrain("odd", "pretrain.images_per_batch=3")
+    assert p.returncode == 2 and "multiple of 2" in p.stderr
+
+
+def _losses_pretext(run):
+    with open(run / "history.csv") as f:
+        return [float(r["loss"]) for r in csv.DictReader(f)]
