@@ -48,7 +48,7 @@ from aesthetics.pretext.losses import (
 from aesthetics.errors import InputNotFoundError
 from aesthetics.precision import dtype_policy_scope
 from aesthetics.training.callbacks import EpochState, EpochTimer, StopOnNonFinite
-from aesthetics.training.optim import make_optimizer
+from aesthetics.training.optim import make_optimizer, with_loss_scaling
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
 
 OUTPUTS = ("metrics.json", "model.keras", "pretext.keras")
@@ -91,7 +91,8 @@ def compile_pretext(model, p, group_size: int) -> None:
         alpha=0.05, key="pretrain",
     )
     model.compile(
-        optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics,
+        optimizer=with_loss_scaling(optimizer, p.mixed_precision), loss=losses, loss_weights=weights,
+        metrics=metrics,
         jit_compile=bool(p.jit_compile),
     )
 

@@ -52,7 +52,7 @@ from aesthetics.training.callbacks import (
     ValidationMetrics,
     predict_with_targets,
 )
-from aesthetics.training.optim import make_optimizer
+from aesthetics.training.optim import make_optimizer, with_loss_scaling
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
 from aesthetics.training.weights import transfer_backbone_weights, unfreeze_backbone
 
@@ -119,7 +119,9 @@ def compile_model(model, config: Config, learning_rate: float, steps: int):
 
     t = config.train
     model.compile(
-        optimizer=make_optimizer(t.optimizer, learning_rate, t.lr_schedule, steps, t.weight_decay),
+        optimizer=with_loss_scaling(
+            make_optimizer(t.optimizer, learning_rate, t.lr_schedule, steps, t.weight_decay),
+            t.mixed_precision),
         loss=get_loss(t.loss, **t.loss_options),
         metrics=[MeanScoreMAE(), MeanScoreAccuracy(t.accuracy_threshold), EMDMetric()],
     )

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aesthetics.errors import ConfigError
@@ -161,3 +162,23 @@ def test_pretrain_mirrored_on_two_virtual_cpus_keeps_groups_whole(shared_dir, tm
 def _losses_pretext(run):
     with open(run / "history.csv") as f:
         return [float(r["loss"]) for r in csv.DictReader(f)]
+
+
+def test_mixed_float16_under_a_mirrored_strategy(clive24):
+    """Mixed precision inside the strategy's scope: loss scaling for float16,
+    the head's scores in float32, the checkpoint resumable."""
+    env = {"AESTHETICS_VIRTUAL_CPUS": "2"}
+    _train(clive24, "mp", "--epochs", "1", "--set", "train.epochs_head=1", "--set", "train.epochs_full=1",
+           "--set", 'train.mixed_precision="mixed_float16"', "--distribute", "mirrored", env=env)
+    import keras
+
+    from aesthetics.inference.loading import load_model
+
+    model = load_model(clive24 / "mp" / "model.keras")
+    backbone = model.get_layer("backbone")
+    assert {layer.dtype_policy.name for layer in backbone.layers[1:]} == {"mixed_float16"}
+    assert keras.backend.standardize_dtype(model.output.dtype) == "float32"  # scores stay float32
+    last = keras.saving.load_model(clive24 / "mp" / "checkpoints" / "last.keras")
+    assert isinstance(last.optimizer, keras.optimizers.LossScaleOptimizer)
+    losses = _losses(clive24 / "mp")
+    assert len(losses) == 2 and all(np.isfinite(v) for row in losses for v in row)
