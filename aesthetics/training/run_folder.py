@@ -185,7 +185,9 @@ class RunFolder:
             raise OutputError(f"run folder {self.path} is a file; choose another --output")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-probe"
+            # one name per process: workers of a multi-worker run probe the
+            # same folder at once, and a shared name let one unlink the other's
+            probe = self.path / f".write-probe-{os.getpid()}"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as e:

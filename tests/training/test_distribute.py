@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +37,10 @@ def clive24(shared_dir, tmp_path):
     return tmp_path
 
 
-def _train(cwd, out, *extra, env=None, timeout=600, wait=True):
+def _train(cwd, out, *extra, env=None, timeout=600):
     args = [sys.executable, "-m", "aesthetics", "train", "--images", "images", "--labels", "labels.csv",
             "--score-range", "0", "100", "--output", out, *TINY, *extra]
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    if not wait:
-        return subprocess.Popen(args, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
     p = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, p.stderr[-3000:]
     return p
@@ -88,24 +86,52 @@ def _free_ports(n):
     return ports
 
 
+def _loopback_env(tf_config):
+    """TF_CONFIG for one worker, and gRPC kept off any proxy a CI machine sets
+    (gRPC honours http_proxy/grpc_proxy even for 127.0.0.1)."""
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "grpc_proxy", "all_proxy")}
+    env.update(TF_CONFIG=tf_config, no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost",
+               PYTHONPATH=str(ROOT))
+    return env
+
+
 def test_multi_worker_on_two_local_processes_writes_one_run_folder(clive24):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = []
+    args = [sys.executable, "-m", "aesthetics", "train", "--images", "images", "--labels", "labels.csv",
+            "--score-range", "0", "100", "--output", "run", *TINY, "--epochs", "1",
+            "--set", "train.epochs_head=1", "--distribute", "multi_worker"]
+    procs, logs = [], []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        procs.append(_train(clive24, "run", "--epochs", "1", "--set", "train.epochs_head=1",
-                            "--distribute", "multi_worker", env={"TF_CONFIG": tf_config}, wait=False))
+        # output to files, not pipes: a worker blocked on a full pipe would
+        # stall the other one inside a collective
+        log_file = open(clive24 / f"worker{index}.log", "w")
+        logs.append(log_file)
+        procs.append(subprocess.Popen(args, cwd=clive24, env=_loopback_env(tf_config),
+                                      stdout=log_file, stderr=subprocess.STDOUT, text=True))
+    deadline = time.monotonic() + 480
     try:
-        results = [p.communicate(timeout=420) for p in procs]
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            if any(p.poll() not in (None, 0) for p in procs):
+                break  # one failed: its peer would wait for it forever
+            time.sleep(0.5)
     finally:
         for p in procs:
-            p.kill()
-    for p, (_, err) in zip(procs, results):
-        assert p.returncode == 0, err[-3000:]
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for f in logs:
+            f.close()
+    outputs = [(clive24 / f"worker{i}.log").read_text()[-2500:] for i in range(2)]
+    report = "\n".join(f"--- worker {i} (exit {p.returncode}):\n{out}"
+                        for i, (p, out) in enumerate(zip(procs, outputs)))
+    assert all(p.returncode == 0 for p in procs), report
     run = clive24 / "run"
     assert (run / "checkpoints" / "last.keras").is_file() and (run / "model.keras").is_file()
     assert len(_losses(run)) == 1  # one history row: only the chief wrote the folder
+    assert not list(run.glob(".write-probe*"))
 
 
 def test_bad_settings_fail_before_tensorflow(monkeypatch):
