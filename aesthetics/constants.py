@@ -30,8 +30,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 
 LABEL_FORMATS = ("ava", "idealo_json", "mos_csv", "tid2013")
 MODEL_NAMES = ("nima", "dual_path")
-LOSS_NAMES = ("emd", "emd_r1", "cdf", "mixed_mean", "combined")
-OPTIMIZERS = ("adam", "sgd")
+LOSS_NAMES = ("emd", "emd_r1", "cdf", "mixed_mean", "combined", "mse", "l1")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 MIXED_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
 DISTRIBUTE_STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")  # aesthetics.training.distribute

@@ -21,7 +21,7 @@ def register(sub, parents=()):
         "train",
         parents=list(parents),
         help="train a scoring model on labelled images",
-        description="Train a model (two NIMA phases) and write RUN_DIR/model.keras, "
+        description="Train a model (two NIMA phases, or the stages of train.stages) and write RUN_DIR/model.keras, "
         "metrics.json and history.csv. Re-running the same command resumes an "
         "interrupted run from its last checkpoint.",
     )
@@ -33,7 +33,8 @@ def register(sub, parents=()):
     p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids")
     p.add_argument("--init-from", help="a .keras model (or a shipped model's name, e.g. "
                    "clive-mobilenet) whose backbone initialises this one")
-    p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full)")
+    p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full); "
+                   "refused when the config sets train.stages (set each stage's epochs there)")
     p.add_argument("--batch-size", type=int, help="data.batch_size")
     p.add_argument("--seed", type=int, help="train.seed")
     add_run_arguments(p, "runs/latest", "train.lr_full=1e-4")
@@ -56,6 +57,11 @@ def collect_overrides(args) -> list[str]:
 def check(args) -> None:
     """Config values and paths, before TensorFlow is imported."""
     config = load_run_config(args, collect_overrides(args))
+    if args.epochs is not None and config.train.stages is not None:
+        from aesthetics.errors import ConfigError
+
+        raise ConfigError("train.stages: --epochs sets train.epochs_full, which a staged plan does not use; "
+                          "set the epochs of each stage in train.stages instead")
     if not config.data.labels or not config.data.images:
         from aesthetics.errors import InputNotFoundError
 

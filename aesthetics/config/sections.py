@@ -100,6 +100,17 @@ class TrainConfig:
     mixed_precision: use "mixed_bfloat16" / "mixed_float16" policy, or null.
     distribute: "none", "mirrored" (this machine's GPUs), "multi_worker"
         (the cluster in TF_CONFIG) or "tpu"; see aesthetics.training.distribute.
+    stages: null (the two phases above) or a list of stages, each {"epochs",
+        "lr", and optionally "name", "optimizer", "lr_schedule",
+        "weight_decay", "loss" or "loss_cycle" + "switch_every", "train"
+        ("head" | "all"), "early_stopping_patience"}; replaces epochs_head,
+        lr_head, epochs_full, lr_full and early_stopping_patience. See
+        aesthetics.training.stages.
+    progressive_sizes / progressive_epochs: training image sizes and the
+        run epoch each starts at (e.g. [160, 192, 224] / [0, 4, 8]); the last
+        size is data.image_size, at which validation always runs.
+    trainable_backbone_layers: in stages that train "all", only the last N
+        backbone layers that hold weights train (null: all of them).
     """
 
     loss: str = "emd"
@@ -117,6 +128,10 @@ class TrainConfig:
     mixed_precision: Optional[str] = None
     distribute: str = "none"
     accuracy_threshold: float = 5.0
+    stages: Optional[list] = None
+    progressive_sizes: Optional[list] = None
+    progressive_epochs: Optional[list] = None
+    trainable_backbone_layers: Optional[int] = None
 
 
 @dataclass

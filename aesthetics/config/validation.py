@@ -81,6 +81,8 @@ LOSS_OPTION_KEYS = {
     "emd_r1": (),
     "cdf": (),
     "mixed_mean": ("normalize",),
+    "mse": ("normalize",),
+    "l1": ("normalize",),
     "combined": ("distribution_weight", "mean_weight", "r", "normalize"),
 }
 # CombinedLoss's defaults for its two weights.
@@ -362,7 +364,7 @@ def validate_train(t) -> None:
     at_least("train.weight_decay", t.weight_decay, 0)
     in_range("train.epochs_head", t.epochs_head, 0, MAX_EPOCHS)
     in_range("train.epochs_full", t.epochs_full, 0, MAX_EPOCHS)
-    if t.epochs_head + t.epochs_full < 1:
+    if t.stages is None and t.epochs_head + t.epochs_full < 1:
         raise config_error(
             "train.epochs_full",
             f"train.epochs_head + train.epochs_full must be >= 1 (nothing would be trained), "
@@ -443,6 +445,9 @@ SECTION_VALIDATORS = {
 def validate_config(config: Config) -> Config:
     """Checks every value of `config` (in place: ints in float fields become
     floats) and returns it; raises `ConfigError` naming the first bad key."""
+    from aesthetics.config.plan_validation import validate_plan
+
     for section, validate in SECTION_VALIDATORS.items():
         validate(getattr(config, section))
+    validate_plan(config)  # train.stages, progressive sizes: need data.image_size too
     return config

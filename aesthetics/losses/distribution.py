@@ -132,6 +132,25 @@ def mixed_mean_loss(y_true, y_pred, normalize: bool = True):
     return (a + ops.square(d) + a * ops.square(d)) / 3.0
 
 
+def _mean_error(y_true, y_pred, normalize: bool):
+    y_true, y_pred = _as_float32(y_true, y_pred)
+    n = y_pred.shape[-1]
+    d = mean_score(y_true, n) - mean_score(y_pred, n)
+    return d / float(max(n - 1, 1)) if normalize else d
+
+
+def mean_mse_loss(y_true, y_pred, normalize: bool = True):
+    """Squared error of the mean score (normalised onto [0, 1] as in
+    `mixed_mean_loss`): the MSE of score regressors. Returns shape (batch,)."""
+    return ops.square(_mean_error(y_true, y_pred, normalize))
+
+
+def mean_l1_loss(y_true, y_pred, normalize: bool = True):
+    """Absolute error of the mean score (normalised as `mean_mse_loss`).
+    Returns shape (batch,)."""
+    return ops.abs(_mean_error(y_true, y_pred, normalize))
+
+
 def combined_loss(
     y_true,
     y_pred,
@@ -212,3 +231,25 @@ class CombinedLoss(_DistributionLoss):
             normalize=normalize,
             **kwargs,
         )
+
+
+@register_loss("mse")
+@keras.saving.register_keras_serializable(package="aesthetics")
+class MeanMSELoss(_DistributionLoss):
+    """Keras loss wrapper of `mean_mse_loss` (args: normalize=True)."""
+
+    fn = staticmethod(mean_mse_loss)
+
+    def __init__(self, normalize: bool = True, name="mse", **kwargs):
+        super().__init__(name=name, normalize=normalize, **kwargs)
+
+
+@register_loss("l1")
+@keras.saving.register_keras_serializable(package="aesthetics")
+class MeanL1Loss(_DistributionLoss):
+    """Keras loss wrapper of `mean_l1_loss` (args: normalize=True)."""
+
+    fn = staticmethod(mean_l1_loss)
+
+    def __init__(self, normalize: bool = True, name="l1", **kwargs):
+        super().__init__(name=name, normalize=normalize, **kwargs)

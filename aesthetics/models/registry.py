@@ -51,9 +51,11 @@ def _check_model_config(config) -> None:
         validate_model(copy.deepcopy(config))
 
 
-def build_model(config, image_size: Optional[int] = None, recipe=None, info=None, head="distribution"):
+def build_model(config, image_size: Optional[int] = None, recipe=None, info=None, head="distribution",
+                flexible_input: bool = False):
     """Builds the `AestheticsModel` a `ModelConfig` names, carrying `recipe`
-    (default: whole-photo resize to `image_size`, 224 if not given)."""
+    (default: whole-photo resize to `image_size`, 224 if not given);
+    `flexible_input`: a graph for inputs of any size (see AestheticsModel)."""
     from aesthetics.models.recipe import Recipe
     from aesthetics.models.scorer import AestheticsModel
 
@@ -66,4 +68,4 @@ def build_model(config, image_size: Optional[int] = None, recipe=None, info=None
         )
     elif image_size is not None and int(image_size) != recipe.image_size:
         raise ValueError(f"image_size {image_size} differs from the recipe's {recipe.image_size}")
-    return AestheticsModel(config, recipe, head=head, info=info)
+    return AestheticsModel(config, recipe, head=head, info=info, flexible_input=flexible_input)

@@ -62,6 +62,10 @@ class AestheticsModel(keras.Model):
             copied into export metadata).
         frozen_layers: names of layers to set non-trainable after the build
             (restores a frozen backbone or BatchNorm on load).
+        flexible_input: build the graph for inputs of any size (progressive
+            resizing trains on smaller crops); the recipe still says how a
+            photo is prepared for scoring. `with_fixed_input` turns such a
+            model back into one with the recipe's input shape.
 
     Call arguments: images, float32 (B, image_size, image_size, 3) RGB in
     [0, 255]. Output: (B, num_bins) float32 probabilities ("distribution") or
@@ -69,14 +73,14 @@ class AestheticsModel(keras.Model):
     """
 
     def __init__(self, model_config, recipe, head="distribution", policy=None, info=None,
-                 frozen_layers=None, **kwargs):
+                 frozen_layers=None, flexible_input=False, **kwargs):
         if head not in HEADS:
             raise ModelFileError(f"unknown model head {head!r}; expected one of {list(HEADS)}")
         config = model_config if isinstance(model_config, ModelConfig) else _model_config(model_config)
         recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
         policy = policy or keras.config.dtype_policy().name
         with dtype_policy_scope(policy):
-            graph = _graph(config, recipe.input_shape[0], head)
+            graph = _graph(config, None if flexible_input else recipe.input_shape[0], head)
         kwargs.setdefault("name", graph.name)
         inputs = graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs
         outputs = graph.outputs[0] if len(graph.outputs) == 1 else graph.outputs
@@ -88,6 +92,7 @@ class AestheticsModel(keras.Model):
         self.head = head
         self.policy = policy
         self.info = info
+        self.flexible_input = bool(flexible_input)
         if frozen_layers:
             self._freeze(frozen_layers)
 
@@ -111,6 +116,7 @@ class AestheticsModel(keras.Model):
             "policy": self.policy,
             "info": self.info,
             "frozen_layers": self.frozen_layer_names(),
+            "flexible_input": self.flexible_input,
             "name": self.name,
             "trainable": self.trainable,
         }
@@ -122,6 +128,17 @@ class AestheticsModel(keras.Model):
         model = cls(**config)
         model.trainable = trainable
         return model
+
+
+def with_fixed_input(model: AestheticsModel) -> AestheticsModel:
+    """`model` (built with flexible_input) as a model with its recipe's input
+    shape and the same weights: what every exporter and scorer expects."""
+    if not model.flexible_input:
+        return model
+    fixed = AestheticsModel(model.model_config, model.recipe, head=model.head, policy=model.policy,
+                            info=model.info, frozen_layers=model.frozen_layer_names(), name=model.name)
+    fixed.set_weights(model.get_weights())
+    return fixed
 
 
 def _model_config(values) -> ModelConfig:

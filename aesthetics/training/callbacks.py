@@ -172,3 +172,69 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["seconds"] = round(time.time() - self._t0, 2)
+
+
+class HistoryLog(keras.callbacks.Callback):
+    """Appends one row per epoch to RUN_DIR/history.csv: `columns()` (the
+    plan: stage, optimizer, loss, lr, image size), then the epoch's logs.
+
+    The header is fixed when the file is made (a resumed run reuses it), so
+    rows of every segment of a run line up; unlike CSVLogger this writes
+    text columns without handing strings to the other callbacks' logs."""
+
+    FIRST = ("epoch",)
+
+    def __init__(self, path, columns):
+        super().__init__()
+        self.path = path
+        self.columns = columns
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+        import os
+
+        row = {"epoch": epoch, **self.columns()}
+        for k, v in (logs or {}).items():
+            row[k] = float(v) if np.ndim(v) == 0 else v
+        header = None
+        if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path, newline="") as f:
+                header = next(csv.reader(f), None)
+        new = not header
+        if new:
+            header = list(self.FIRST) + [k for k in row if k not in self.FIRST]
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+
+
+class StageTracker(keras.callbacks.Callback):
+    """Counts a stage's epochs and stops it early (`patience` > 0) across its
+    segments and resumes: the count, the stage's best `monitor` value and
+    the epochs since are kept in `progress` (a StageProgress that EpochState
+    saves in state.json), not in the callback. List it before EpochState."""
+
+    def __init__(self, progress, patience: int, monitor: str = "val_loss"):
+        super().__init__()
+        self.progress = progress
+        self.patience = patience
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        p = self.progress
+        p.stage_epochs_done += 1
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if p.stage_best is None or value < p.stage_best:
+            p.stage_best, p.stage_wait = float(value), 0
+        else:
+            p.stage_wait += 1
+        if self.patience > 0 and p.stage_wait >= self.patience:
+            p.stage_stopped = True
+            self.model.stop_training = True
+            log.info("stage stopped early after %d epoch(s) without a better %s",
+                     p.stage_wait, self.monitor)

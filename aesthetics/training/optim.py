@@ -38,8 +38,11 @@ def make_optimizer(
     alpha: float = 0.0,
     key: str = "train",
 ):
-    """Adam (AdamW when `weight_decay` > 0) or SGD with momentum 0.9."""
+    """Adam (AdamW when `weight_decay` > 0), AdamW (decoupled weight decay:
+    `weight_decay`, or Keras' default 0.004 when 0) or SGD with momentum 0.9."""
     lr = make_schedule(learning_rate, schedule, steps, alpha, key=f"{key}.lr_schedule")
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=weight_decay or 0.004)
     if name == "adam":
         if weight_decay:
             return keras.optimizers.AdamW(lr, weight_decay=weight_decay)

@@ -1,7 +1,7 @@
 """A run folder: what `train` and `pretrain` write, and how they resume.
 
     RUN_DIR/config.json            the resolved config of the run
-    RUN_DIR/state.json             progress (phase/epochs done, best val loss, finished)
+    RUN_DIR/state.json             progress (stage/epochs done, best val loss, finished)
     RUN_DIR/checkpoints/last.keras model + optimizer after the last finished epoch
     RUN_DIR/history.csv            one row per finished epoch
     ... plus each loop's own outputs (model.keras, metrics.json, ...)
@@ -251,13 +251,17 @@ def _state_problem(state) -> Optional[str]:
     """Why a state.json value cannot be resumed from, or None."""
     if not isinstance(state, dict):
         return f"expected a JSON object, got {type(state).__name__}"
-    for key in ("epochs_done", "best_epoch", "step", "steps_done"):
+    for key in ("epochs_done", "best_epoch", "step", "steps_done", "stage", "stage_epochs_done", "stage_wait"):
         if key in state and state[key] is not None and not _is_count(state[key]):
             return f"{key} must be a whole number of epochs/steps, got {state[key]!r}"
     if "phase" in state and state["phase"] not in (1, 2):
         return f"phase must be 1 or 2, got {state['phase']!r}"
-    if "finished" in state and not isinstance(state["finished"], bool):
-        return f"finished must be true or false, got {state['finished']!r}"
+    for key in ("finished", "stage_stopped"):
+        if key in state and not isinstance(state[key], bool):
+            return f"{key} must be true or false, got {state[key]!r}"
+    best = state.get("stage_best")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best)):
+        return f"stage_best must be a finite number, got {best!r}"
     for key, value in state.items():
         if key.startswith("best_") and key != "best_epoch" and value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

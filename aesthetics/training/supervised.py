@@ -1,25 +1,35 @@
 """Supervised training: labels + images -> a trained scoring model in a run folder.
 
-Two phases, as NIMA: (1) the backbone frozen, only the head learns at
-`lr_head`; (2) everything trains at the lower `lr_full`, with early stopping on
-the validation loss. A run folder holds everything needed to resume:
+The run follows its plan (`aesthetics.training.stages`): by default NIMA's
+two phases, (1) the backbone frozen, only the head learns at `lr_head`; (2)
+everything trains at the lower `lr_full`, with early stopping on the
+validation loss; or `train.stages`, each with its optimizer, rate and loss
+(cycle), and progressive training sizes. `val_loss` is always `train.loss`
+on the validation set, whatever a stage trains with, so best.keras and early
+stopping compare epochs across stages. A run folder holds everything needed
+to resume (also in the middle of a stage):
 
     RUN_DIR/
       config.json            the resolved config of the run (a resume with a
                              different config is refused)
       split.json             the train/val image ids (reused on resume)
       checkpoints/last.keras model + optimizer after the last finished epoch
-      state.json             phase, epochs done, best val loss (for resume)
+      state.json             stage, epochs done (in the run and the stage),
+                             best val loss (for resume)
       best.keras             best model by val loss so far
       model.keras            the final model (= best), written at the end
-      history.csv            per-epoch loss/metrics (appended across resumes)
+      history.csv            per epoch: stage, optimizer, loss_name, lr,
+                             image_size, loss and metrics (appended across
+                             resumes)
       logs/                  TensorBoard
       metrics.json           validation metrics of the final model
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,17 +53,21 @@ from aesthetics.data.pipeline import (
 from aesthetics.losses import get_loss
 from aesthetics.metrics.scores import EMDMetric, MeanScoreAccuracy, MeanScoreMAE, evaluate_distributions
 from aesthetics.models import Recipe, build_model
+from aesthetics.models.scorer import with_fixed_input
 from aesthetics.precision import dtype_policy_scope
 from aesthetics.training.callbacks import (
     BestModel,
     EpochState,
+    HistoryLog,
     ReportSkippedFiles,
+    StageTracker,
     StopOnNonFinite,
     ValidationMetrics,
     predict_with_targets,
 )
 from aesthetics.training.optim import make_optimizer, with_loss_scaling
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
+from aesthetics.training.stages import StageProgress, plan_stages, resize_for, segments
 from aesthetics.training.weights import transfer_backbone_weights, unfreeze_backbone
 
 log = logging.getLogger("aesthetics")
@@ -114,18 +128,35 @@ def stack_targets(table) -> np.ndarray:
     return np.stack(table["distribution"].to_numpy()).astype(np.float32)
 
 
-def compile_model(model, config: Config, learning_rate: float, steps: int):
+def compile_model(model, config: Config, optimizer, loss: str):
+    """Compiles with `optimizer` (kept across a stage's loss switches, so its
+    moments survive) and the loss named `loss` (`train.loss_options` apply
+    when it is `train.loss`)."""
     from aesthetics.training.distribute import build_before_fit
 
     t = config.train
+    options = t.loss_options if loss == t.loss else {}
     model.compile(
-        optimizer=with_loss_scaling(
-            make_optimizer(t.optimizer, learning_rate, t.lr_schedule, steps, t.weight_decay),
-            t.mixed_precision),
-        loss=get_loss(t.loss, **t.loss_options),
+        optimizer=optimizer,
+        loss=get_loss(loss, **options),
         metrics=[MeanScoreMAE(), MeanScoreAccuracy(t.accuracy_threshold), EMDMetric()],
     )
     build_before_fit(model, tf_strategy())
+
+
+def stage_optimizer(config: Config, stage, steps: int):
+    """A new optimizer for `stage` (its schedule spans the stage's `steps`)."""
+    optimizer = make_optimizer(stage.optimizer, stage.lr, stage.lr_schedule, steps, stage.weight_decay)
+    return with_loss_scaling(optimizer, config.train.mixed_precision)
+
+
+def set_trainable(model, stage, config: Config) -> None:
+    backbone = model.get_layer("backbone")
+    if stage.train == "head":
+        backbone.trainable = False
+    else:
+        n = unfreeze_backbone(backbone, config.train.freeze_batchnorm, config.train.trainable_backbone_layers)
+        log.debug("stage %s trains %d backbone layers", stage.name, n)
 
 
 def tf_strategy():
@@ -134,25 +165,59 @@ def tf_strategy():
     return tf.distribute.get_strategy()
 
 
-def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbose, extra_callbacks):
-    train_ds, val_ds, report, steps_per_epoch = datasets
+class TrainingSets:
+    """The training dataset at each progressive size, built when first asked
+    for; only the current one is kept (each caches its decoded photos)."""
+
+    def __init__(self, strategy, data, config: Config, options, report):
+        self.strategy, self.data, self.config = strategy, data, config
+        self.options, self.report = options, report
+        self.targets = stack_targets(data.train)
+        self.size, self.current = None, None
+        # distributed_dataset's steps per epoch (every size, every strategy)
+        self.steps = max(1, math.ceil(len(data.train) / config.data.batch_size))
+
+    def at(self, size: int):
+        """(dataset, steps per epoch) of training crops of side `size`."""
+        from aesthetics.training.distribute import distributed_dataset
+
+        if size != self.size:
+            d = self.config.data
+            options = dataclasses.replace(self.options, image_size=size,
+                                          resize_to=resize_for(size, d.image_size, d.resize_to))
+            self.current = None  # free the previous size's cache first
+            self.current = distributed_dataset(
+                self.strategy,
+                lambda batch, shard: make_training_dataset(
+                    self.data.train["filepath"], self.targets, options, batch, seed=self.config.train.seed,
+                    report=self.report, shard=shard, repeat=True),
+                d.batch_size, len(self.data.train),
+            )
+            self.size = size
+        return self.current
+
+
+def _fit_segment(model, config, run, segment, stage, progress, sets, val_ds, verbose, extra_callbacks):
+    train_ds, steps_per_epoch = sets.at(segment.image_size)
+    report = sets.report
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
+
+    def columns():
+        lr = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+        return {"stage": stage.name, "optimizer": stage.optimizer, "loss_name": segment.loss,
+                "lr": float(lr), "image_size": segment.image_size}
+
     callbacks = [
         StopOnNonFinite(),
         ValidationMetrics(val_ds, loss_fn, config.train.accuracy_threshold),
         ReportSkippedFiles(report),
         BestModel(run.file("best.keras"), best=run.read_state().get("best_val_loss")),
-        keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+        HistoryLog(str(run.file("history.csv")), columns),
         keras.callbacks.TensorBoard(str(run.file("logs")), write_graph=False),
+        StageTracker(progress, stage.early_stopping_patience),
+        EpochState(run, extra=lambda epoch, logs: progress.to_state()),
+        *extra_callbacks,
     ]
-    if phase == 2 and config.train.early_stopping_patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.train.early_stopping_patience
-            )
-        )
-    callbacks.append(EpochState(run, extra=lambda epoch, logs: {"phase": phase}))
-    callbacks += list(extra_callbacks)
     with warnings.catch_warnings():
         # Decoding failures are filtered out, so the dataset's length is
         # unknown until the first epoch ends; Keras warns about it. Expected.
@@ -160,8 +225,8 @@ def _fit_phase(model, config, datasets, run, phase, initial_epoch, epochs, verbo
         try:
             model.fit(
                 train_ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
+                epochs=segment.stop,
+                initial_epoch=segment.start,
                 steps_per_epoch=steps_per_epoch,  # the dataset repeats: ceil(n / batch) steps
                 callbacks=callbacks,
                 verbose=verbose,
@@ -207,7 +272,7 @@ def train(
 
 
 def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> dict:
-    from aesthetics.training.distribute import build_before_fit, distributed_dataset
+    from aesthetics.training.distribute import build_before_fit
 
     run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
                     results=("metrics.json", "model.keras"))
@@ -224,30 +289,24 @@ def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> 
 
     options = PipelineOptions.from_data_config(config.data)
     report = DecodeReport()
-    batch = config.data.batch_size
-    targets = stack_targets(data.train)
-    train_ds, steps_per_epoch = distributed_dataset(
-        strategy,
-        lambda size, shard: make_training_dataset(
-            data.train["filepath"], targets, options, size, seed=config.train.seed, report=report,
-            shard=shard, repeat=True),
-        batch, len(data.train),
-    )
+    sets = TrainingSets(strategy, data, config, options, report)
     val_ds = make_eval_dataset(
-        data.val["filepath"], stack_targets(data.val), options, batch, report=report
+        data.val["filepath"], stack_targets(data.val), options, config.data.batch_size, report=report
     )
-    steps = steps_per_epoch
-    datasets = (train_ds, val_ds, report, steps_per_epoch)
+    stages = plan_stages(config.train)
 
     if resuming:
-        log.info("resuming from %s (phase %s, %s epochs done)", run.last_checkpoint,
-                 state.get("phase"), state.get("epochs_done"))
+        progress = StageProgress.from_state(state, stages)
+        log.info("resuming from %s (stage %d of %d, %s epochs done)", run.last_checkpoint,
+                 progress.stage + 1, len(stages), state.get("epochs_done"))
         run.trim_history(int(state.get("epochs_done", 0)))
         model = keras.saving.load_model(run.last_checkpoint)
         build_before_fit(model, strategy)
     else:
+        progress = StageProgress()
         info = {"data": {k: getattr(config.data, k) for k in ("labels", "label_format", "score_range")}}
-        model = build_model(config.model, recipe=model_recipe(config), info=info)
+        model = build_model(config.model, recipe=model_recipe(config), info=info,
+                            flexible_input=bool(config.train.progressive_sizes))
         if init_from:
             from aesthetics.inference.loading import load_model
 
@@ -256,31 +315,35 @@ def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> 
             log.info("initialised the backbone from %s (%d tensors)", init_from, n)
 
     t0 = time.time()
-    epochs_head, epochs_full = config.train.epochs_head, config.train.epochs_full
     done = int(state.get("epochs_done", 0)) if resuming else 0
-    phase = int(state.get("phase", 1)) if resuming else 1
-    backbone = model.get_layer("backbone")
-
-    if phase == 1 and done < epochs_head:
-        if not resuming:
-            backbone.trainable = False
-            compile_model(model, config, config.train.lr_head, steps * epochs_head)
-        _fit_phase(model, config, datasets, run, 1, done, epochs_head, verbose, callbacks)
-        done = epochs_head
+    for index, stage in enumerate(stages):
+        if index < progress.stage:
+            continue
+        if progress.stage_stopped or progress.stage_epochs_done >= stage.epochs:
+            progress = StageProgress(stage=index + 1)
+            continue
+        # a checkpoint written inside this stage carries its optimizer's state
+        restored = resuming and progress.stage_epochs_done > 0 and model.optimizer is not None
+        set_trainable(model, stage, config)
+        optimizer = model.optimizer if restored else stage_optimizer(config, stage, sets.steps * stage.epochs)
+        log.info("stage %d/%d %s", index + 1, len(stages), stage.describe())
+        for segment in segments(index, stage, progress.stage_epochs_done, done, config.train,
+                                config.data.image_size):
+            compile_model(model, config, optimizer, segment.loss)
+            _fit_segment(model, config, run, segment, stage, progress, sets, val_ds, verbose, callbacks)
+            done = segment.start + (progress.stage_epochs_done - segment.stage_start)
+            if progress.stage_stopped:
+                break
+        progress = StageProgress(stage=index + 1)
+        run.update_state(**progress.to_state())  # a resume from here starts the next stage
         resuming = False
-    if epochs_full > 0:
-        if phase == 1 or not resuming:
-            unfreeze_backbone(backbone, config.train.freeze_batchnorm)
-            compile_model(model, config, config.train.lr_full, steps * epochs_full)
-        total = epochs_head + epochs_full
-        if done < total:
-            _fit_phase(model, config, datasets, run, 2, done, total, verbose, callbacks)
     train_seconds = time.time() - t0
 
     if len(report):
         log.warning(report.summary(limit=3))
     best_path = run.file("best.keras")
     final = keras.saving.load_model(best_path, compile=False) if best_path.exists() else model
+    final = with_fixed_input(final)  # progressive sizes trained on a flexible input
     y_true, y_pred = predict_with_targets(final, val_ds)
     metrics = evaluate_distributions(y_true, y_pred, config.train.accuracy_threshold)
     final.info = {**final.info, "validation": {k: metrics[k] for k in ("n", "srcc", "plcc") if k in metrics}}

@@ -54,10 +54,20 @@ def freeze_batchnorm(model: keras.Model) -> int:
     return n
 
 
-def unfreeze_backbone(backbone: keras.Model, keep_batchnorm_frozen: bool = True) -> None:
-    """Makes the backbone trainable (NIMA phase 2). BatchNorm layers can stay
-    frozen: with small batches of a small dataset their batch statistics are
-    too noisy to replace ImageNet's."""
+def unfreeze_backbone(backbone: keras.Model, keep_batchnorm_frozen: bool = True,
+                      last_layers=None) -> int:
+    """Makes the backbone trainable (NIMA phase 2); returns how many of its
+    layers with weights now train. BatchNorm layers can stay frozen: with
+    small batches of a small dataset their batch statistics are too noisy to
+    replace ImageNet's. `last_layers`: only the last N layers that hold
+    weights train (counted in the backbone's order, BatchNorm included);
+    None: all of them."""
     backbone.trainable = True
     if keep_batchnorm_frozen:
         freeze_batchnorm(backbone)
+    layers = [layer for layer in backbone._flatten_layers(include_self=False)
+              if layer.weights and not layer._flatten_layers(include_self=False)]
+    if last_layers is not None:
+        for layer in layers[:max(0, len(layers) - int(last_layers))]:
+            layer.trainable = False
+    return sum(1 for layer in layers if layer.trainable)

@@ -136,7 +136,7 @@ def test_optional_fields_accept_null_and_floats_accept_ints():
     ("model.model=vit", "model.model", "'dual_path'"),
     ("model.backbone=resnet", "model.backbone", "'resnet50'"),
     ("model.backbone=mobile_net_v9", "model.backbone", "'mobilenet_v2'"),
-    ("train.loss=mse", "train.loss", "'combined'"),
+    ("train.loss=huber", "train.loss", "'combined'"),
     ("train.optimizer=rmsprop", "train.optimizer", "'sgd'"),
     ("train.lr_schedule=linear", "train.lr_schedule", "'cosine'"),
     ("pretrain.lr_schedule=step", "pretrain.lr_schedule", "'constant'"),

@@ -320,6 +320,8 @@ TAMPERED = {
     "epochs_huge": ("state.json", {"epochs_done": 10**30}, "epochs_done"),
     "epochs_negative": ("state.json", {"epochs_done": -1}, "epochs_done"),
     "phase_text": ("state.json", {"phase": "two"}, "phase"),
+    "stage_text": ("state.json", {"stage": "two"}, "stage"),
+    "stage_best_text": ("state.json", {"stage_best": "low"}, "stage_best"),
     "best_text": ("state.json", {"best_val_loss": "low"}, "best_val_loss"),
     "finished_text": ("state.json", {"finished": "yes"}, "finished"),
     "config_junk": ("config.json", "{junk", "config.json is unreadable"),
