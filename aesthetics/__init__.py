@@ -26,6 +26,9 @@ def _version() -> str:
 __version__ = _version()
 
 from aesthetics.errors import AestheticsError  # noqa: E402,F401
+# extension points (TF-free): register models, losses and backbones with their option schemas
+from aesthetics.catalog import register_backbone, register_loss, register_model  # noqa: E402,F401
+from aesthetics.registry import Option  # noqa: E402,F401
 
 
 def load(model=None, backend: str = "auto", threads=None):

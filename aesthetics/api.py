@@ -14,8 +14,10 @@ files), ``mean_score_prediction``, ``std_score_prediction`` and
 ``distribution`` (probabilities of the scores 1..10), or ``error`` (the
 reason) for an input that could not be used.
 
-`load(model)` takes a shipped model's name (`aesthetics models` lists them),
-a `.keras` file, an exported `.onnx` / `.tflite` file or SavedModel folder.
+`load(model)` takes a shipped model's name or alias (`aesthetics models`
+lists them: `technical`, `aesthetic`), a `.keras` file, an exported `.onnx` /
+`.tflite` file or SavedModel folder; `load(["technical", "aesthetic"])`
+scores with both in one pass (a group of fields per model).
 With the default backend ("auto") a shipped model runs in onnxruntime when it
 is installed, so scoring needs no TensorFlow; otherwise in Keras.
 """
@@ -34,9 +36,12 @@ from aesthetics.errors import AestheticsError, ConfigError
 API_BACKENDS = ("auto", "keras", "onnx", "tflite", "savedmodel")
 
 
-def load(model=None, backend: str = "auto", threads: Optional[int] = None) -> "Scorer":
+def load(model=None, backend: str = "auto", threads: Optional[int] = None):
     """A `Scorer` for `model`: None (the default shipped model), a shipped
-    model's name, or a path to a model file."""
+    model's name or alias, or a path to a model file; a list of them gives a
+    `MultiScorer` (every model in one pass, a group of fields per model)."""
+    if isinstance(model, (list, tuple)):
+        return MultiScorer(model, backend=backend, threads=threads)
     return Scorer(model, backend=backend, threads=threads)
 
 
@@ -44,39 +49,25 @@ class Scorer:
     """Scores images with one model (see the module docstring)."""
 
     def __init__(self, model=None, backend: str = "auto", threads: Optional[int] = None):
-        from aesthetics import zoo
+        from aesthetics.zoo import resolve_model
 
         if backend not in API_BACKENDS:
             raise ConfigError(f"backend: expected one of {list(API_BACKENDS)}, got {backend!r}")
-        shipped = model is None or zoo.is_name(model)
-        self.name = (zoo.DEFAULT_MODEL if model is None else str(model)) if shipped else Path(model).name
-        if shipped:
-            path, backend = zoo.shipped_file(self.name, backend)
-        else:
-            path = Path(model)
-            if not path.exists():
-                from aesthetics.errors import InputNotFoundError
-
-                raise InputNotFoundError(f"model not found: {path}")
-            if backend == "auto":
-                from aesthetics.inference.backends import resolve_backend
-
-                backend = resolve_backend(path)
-        self.path, self.backend = path, backend
-        self._scorer = self._make_scorer(path, backend, threads)
+        resolved = resolve_model(model, backend)
+        self.name, self.path, self.backend = resolved.name, resolved.path, resolved.backend
+        self._scorer = self._make_scorer(resolved.path, resolved.backend, threads)
         self.recipe = self._scorer.recipe
 
     @staticmethod
     def _make_scorer(path, backend, threads):
-        from aesthetics.inference import backends
-
         if backend == "keras":
             from aesthetics.inference.loading import load_model
-            from aesthetics.models.scorer import recipe_of
+            from aesthetics.inference.scoring import as_scorer
 
-            model = load_model(path)
-            return backends.KerasScorer(model, recipe_of(model))
-        return backends.load_scorer(backend, path, threads=threads)
+            return as_scorer(load_model(path))
+        from aesthetics.inference.backends import load_scorer
+
+        return load_scorer(backend, path, threads=threads)
 
     def __repr__(self) -> str:
         return f"<aesthetics.Scorer {self.name} ({self.backend}): {self.recipe.describe()}>"
@@ -133,13 +124,10 @@ class Scorer:
             return (image_id, None, None, str(e))
 
     def _pil_item(self, image_id, img):
-        from PIL import ImageOps
-
-        from aesthetics.data.images import _to_rgb
+        from aesthetics.data.images import rgb_array
 
         try:
-            rgb = _to_rgb(ImageOps.exif_transpose(img))
-            return (image_id, None, np.asarray(rgb, dtype=np.uint8), None)
+            return (image_id, None, rgb_array(img), None)
         except (OSError, ValueError) as e:
             return (image_id, None, None, f"cannot use the PIL image: {e}")
 
@@ -163,10 +151,9 @@ class Scorer:
         from aesthetics.data.resize import prepare_photo
 
         if self.recipe.legacy:
-            from PIL import Image
+            from aesthetics.data.images import resize_legacy
 
-            size = self.recipe.image_size
-            return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST), np.float32)
+            return resize_legacy(image, self.recipe.image_size).astype(np.float32)
         return prepare_photo(image, self.recipe).astype(np.float32)
 
     # ---- scoring
@@ -174,14 +161,14 @@ class Scorer:
         """Records for `x` (see the module docstring): one record for a single
         image (a file path, PIL image, bytes, (H, W, 3) array), a list for a
         folder, a glob, a list or an (N, H, W, 3) batch."""
-        from aesthetics.inference.backends import score_files_numpy
         from aesthetics.inference.records import make_record
+        from aesthetics.inference.scoring import score_paths
 
         items, single = self._items(x)
         records: list = [None] * len(items)
         file_idx = [i for i, it in enumerate(items) if it[1] is not None]
         if file_idx:
-            recs = score_files_numpy(self._scorer, [items[i][1] for i in file_idx], batch_size=batch_size)
+            recs = score_paths(self._scorer, [items[i][1] for i in file_idx], batch_size=batch_size)
             for i, rec in zip(file_idx, recs):
                 records[i] = rec
         pending = []  # (index, prepared array)
@@ -219,6 +206,53 @@ class Scorer:
         recs = self.score(x, batch_size=batch_size)
         recs = [recs] if isinstance(recs, dict) else recs
         return np.array([r.get("mean_score_prediction", np.nan) for r in recs], dtype=np.float64)
+
+
+class MultiScorer:
+    """Several models in one pass: `score` gives one record per image with a
+    group of fields per model, named as given (`load(["technical",
+    "aesthetic"])` -> records with "technical" and "aesthetic" groups; see
+    `aesthetics.inference.multi`). Files are decoded once for all models."""
+
+    def __init__(self, models, backend: str = "auto", threads: Optional[int] = None):
+        from aesthetics.inference.multi import ScorerGroup, group_name
+
+        self.scorers = [Scorer(m, backend=backend, threads=threads) for m in models]
+        self.names = [group_name(m) for m in models]
+        self._group = ScorerGroup(list(zip(self.names, (s._scorer for s in self.scorers))))
+
+    def __repr__(self) -> str:
+        return f"<aesthetics.MultiScorer {', '.join(self.names)}>"
+
+    def score(self, x, batch_size: int = 32):
+        """Records for `x` (any input `Scorer.score` takes)."""
+        from aesthetics.inference.scoring import score_paths
+
+        items, single = self.scorers[0]._items(x)
+        records: list = [None] * len(items)
+        files = [i for i, it in enumerate(items) if it[1] is not None]
+        for i, rec in zip(files, score_paths(self._group, [items[i][1] for i in files], batch_size=batch_size)):
+            records[i] = rec
+        memory = [i for i, it in enumerate(items) if it[1] is None]
+        for i in memory:
+            if items[i][3] is not None:
+                records[i] = {"image_id": items[i][0], "error": items[i][3]}
+        arrays = [i for i in memory if records[i] is None]
+        per_model = [s.score([items[i][2] for i in arrays], batch_size=batch_size) for s in self.scorers]
+        for k, i in enumerate(arrays):
+            parts = [recs[k] for recs in per_model]
+            bad = next((p for p in parts if "error" in p), None)
+            records[i] = {"image_id": items[i][0], "error": bad["error"]} if bad else {
+                "image_id": items[i][0], **{n: {f: v for f, v in p.items() if f != "image_id"}
+                                            for n, p in zip(self.names, parts)}}
+        return records[0] if single else records
+
+    def mean_scores(self, x, batch_size: int = 32) -> dict:
+        """{model name: (N,) mean scores} (NaN where an input could not be scored)."""
+        recs = self.score(x, batch_size=batch_size)
+        recs = [recs] if isinstance(recs, dict) else recs
+        return {n: np.array([r[n]["mean_score_prediction"] if n in r else np.nan for r in recs], np.float64)
+                for n in self.names}
 
 
 def _same_shape_groups(chunk):

@@ -2,8 +2,10 @@
 
 This module imports nothing heavy: config validation and the CLI use it
 before TensorFlow is imported. The registries that implement these names
-(`aesthetics.losses`, `aesthetics.models`, ...) are checked against these
-tuples by the tests, so the two never drift apart.
+(`aesthetics.data.labels`, `aesthetics.inference`, ...) are checked against
+these tuples by the tests, so the two never drift apart. Models, losses and
+backbones are not listed here: their one list is the registries of
+`aesthetics.catalog`, which carry their option schemas.
 """
 
 from __future__ import annotations
@@ -29,19 +31,16 @@ DEFAULT_MAX_PIXELS = 89_478_485
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 LABEL_FORMATS = ("ava", "idealo_json", "mos_csv", "tid2013")
-MODEL_NAMES = ("nima", "dual_path")
-LOSS_NAMES = ("emd", "emd_r1", "cdf", "mixed_mean", "combined", "mse", "l1")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 MIXED_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
 DISTRIBUTE_STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")  # aesthetics.training.distribute
-
-BACKBONE_NAMES = (
-    "mobilenet", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_v2_b0",
-    "resnet50", "resnet50_v2", "inception_v3", "inception_resnet_v2", "xception",
-    "densenet121", "convnext_tiny", "vgg16",
-)
+# train.stages (aesthetics.training.stages): what a stage trains, the head only
+# (the backbone frozen, NIMA phase 1) or everything (subject to
+# train.freeze_batchnorm and train.trainable_backbone_layers); a stage's keys.
+STAGE_TRAINS = ("head", "all")
+STAGE_KEYS = ("name", "epochs", "optimizer", "lr", "lr_schedule", "weight_decay", "loss",
+              "loss_cycle", "switch_every", "train", "early_stopping_patience")
 
 DEGRADATION_NAMES = (
     "gaussian_blur", "motion_blur", "gaussian_noise", "jpeg",
@@ -56,3 +55,19 @@ PREDICT_BACKENDS = ("auto", "keras", "onnx", "savedmodel", "tflite")
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
 QUANTIZE_MODES = ("dynamic",)
 EXPLAIN_METHODS = ("auto", "attention", "gradcam")
+
+# Limits shared by config validation and a model's recipe. A value past these
+# is a typo, and would otherwise end in an out-of-memory crash or an int64
+# overflow deep inside TensorFlow instead of a message naming the key.
+MIN_IMAGE_SIZE = 32  # the backbones downsample by 32
+MAX_SIDE = 4096  # model input side, resize_to
+MAX_BINS = 1000
+CROP_MULTIPLE = 32  # pretext crops feed the decoder's skip connections
+SEED_LIMIT = 2**32  # keras.utils.set_random_seed seeds numpy's legacy generator
+MAX_BATCH = 65_536
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 1_000_000_000
+MAX_BUFFER = 2**31 - 1
+MAX_PIXELS = 2**62
+MAX_ALPHA = 10.0
+MAX_DECODER_WIDTH = 1024

@@ -64,7 +64,8 @@ def inner_throughput(backend: str, model_path: str, folder: str, batch_size: int
         model = load_model(model_path)
         run = lambda ps: score_files(model, ps, batch_size=batch_size)  # noqa: E731
     else:
-        from aesthetics.inference.backends import load_scorer, score_files_numpy
+        from aesthetics.inference.backends import load_scorer
+        from aesthetics.inference.scoring import score_paths
 
         scorer = load_scorer(backend, model_path)
         if backend == "savedmodel":
@@ -72,7 +73,7 @@ def inner_throughput(backend: str, model_path: str, folder: str, batch_size: int
 
             run = lambda ps: score_files(scorer, ps, batch_size=batch_size)  # noqa: E731
         else:
-            run = lambda ps: score_files_numpy(scorer, ps, batch_size=batch_size)  # noqa: E731
+            run = lambda ps: score_paths(scorer, ps, batch_size=batch_size)  # noqa: E731
     load_s = time.perf_counter() - t0
     run(paths[:8])  # warm-up (graph tracing, allocator, thread pools)
     t1 = time.perf_counter()

@@ -122,7 +122,7 @@ def deadline_ts(text: str | None):
 
 
 def write_split(runs: Path) -> Path:
-    from aesthetics.data.labels import save_split
+    from aesthetics.data.splits import save_split
 
     path = runs / "clive_split.json"
     if not path.exists():

@@ -12,7 +12,7 @@ CLIVE_IMAGES = SHARED / "data" / "clive" / "images"
 CLIVE_LABELS = SHARED / "data" / "clive" / "labels.csv"
 PRISTINE = SHARED / "data" / "pristine"
 MOBILENET_WEIGHTS = SHARED / "weights" / "mobilenet_1_0_224_imagenet_notop.weights.h5"
-# The project's fixed CLIVE dev split: 80/20, seed 42 (aesthetics.data.labels.split_table).
+# The project's fixed CLIVE dev split: 80/20, seed 42 (aesthetics.data.splits.split_table).
 CLIVE_SEED = 42
 CLIVE_VAL_FRACTION = 0.2
 
@@ -24,7 +24,9 @@ def require_shared() -> None:
 
 def clive_split():
     """(train, val) label tables of the fixed CLIVE split, with `filepath`."""
-    from aesthetics.data.labels import read_labels, resolve_images, split_table
+    from aesthetics.data.files import resolve_images
+    from aesthetics.data.labels import read_labels
+    from aesthetics.data.splits import split_table
 
     table = read_labels(CLIVE_LABELS, score_range=(0, 100))
     found, _ = resolve_images(table, CLIVE_IMAGES)

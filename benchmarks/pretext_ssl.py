@@ -287,7 +287,7 @@ def stage_zeroshot(out: Path) -> dict:
 def _split_file(out: Path, fraction: float, seed: int) -> Path:
     import numpy as np
 
-    from aesthetics.data.labels import save_split
+    from aesthetics.data.splits import save_split
 
     path = out / "splits" / f"train{int(fraction * 100)}_s{seed}.json"
     if not path.exists():

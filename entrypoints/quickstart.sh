@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh machine, offline: set up ./.venv, score the bundled
-# sample photos with the shipped default model (prints the ranking), fine-tune
+# sample photos with both shipped models, technical quality and aesthetic
+# appeal (prints the ranking with both scores), fine-tune
 # a model on the sample starting from the shipped backbone, evaluate it on its
 # validation photos and score the photos again. A few minutes on 2 CPU cores.
 #
@@ -15,15 +16,16 @@ SAMPLE=aesthetics/sample_data
 RUN=${RUN_DIR:-runs/sample}
 mkdir -p "$RUN"
 
-echo "== score the sample photos with the shipped default model (\`aesthetics models\` lists it)"
+echo "== score the sample photos with both shipped models (\`aesthetics models\` lists them)"
 "$AE" -q predict "$SAMPLE/images" --output "$RUN/scores_shipped.json" >/dev/null
 "$PY" - "$RUN/scores_shipped.json" <<'PYEOF'
 import json, sys
 records = [r for r in json.load(open(sys.argv[1])) if "error" not in r]
-records.sort(key=lambda r: -r["mean_score_prediction"])
-print("rank  score  photo  (_q0 = original, _q1.._q3 = stronger artificial degradations)")
+records.sort(key=lambda r: -r["technical"]["mean_score_prediction"])
+print("rank  technical  aesthetic  photo  (_q0 = original, _q1.._q3 = stronger artificial degradations)")
 for i, r in enumerate(records, 1):
-    print(f"{i:4d}  {r['mean_score_prediction']:5.2f}  {r['image_id']}")
+    print(f"{i:4d}  {r['technical']['mean_score_prediction']:9.2f}  "
+          f"{r['aesthetic']['mean_score_prediction']:9.2f}  {r['image_id']}")
 PYEOF
 
 echo "== fine-tune on the sample (11 photos x 4 quality levels), from the shipped backbone -> $RUN/model"

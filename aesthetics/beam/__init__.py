@@ -11,7 +11,9 @@ The pipeline is Beam's own building blocks, nothing home-made:
     -> DecodePhoto                                (decode.py: the package's decode + recipe resize;
                                                    a bad file is an error record, not a failure)
     -> RunInference(KeyedModelHandler(           (handler.py: the exported ONNX model in
-         AestheticsOnnxHandler))                   onnxruntime, batches split by photo size)
+         AestheticsOnnxHandler))                   onnxruntime, batches split by photo size;
+                                                   several models: AestheticsOnnxGroupHandler,
+                                                   one decode, a group of fields per model)
     -> records, ids                               (ids.py: the same image ids as `predict`)
     -> WriteToText, sharded JSONL or CSV          (sinks.py)
 
@@ -31,7 +33,7 @@ except ImportError:
         "aesthetics.beam needs Apache Beam, which is not installed: pip install 'aesthetics[beam]'"
     ) from None
 
-from aesthetics.beam.handler import AestheticsOnnxHandler  # noqa: E402
+from aesthetics.beam.handler import AestheticsOnnxGroupHandler, AestheticsOnnxHandler  # noqa: E402
 from aesthetics.beam.pipeline import FORMATS, ScorePhotos, run_pipeline  # noqa: E402
 
-__all__ = ["AestheticsOnnxHandler", "FORMATS", "ScorePhotos", "run_pipeline"]
+__all__ = ["AestheticsOnnxGroupHandler", "AestheticsOnnxHandler", "FORMATS", "ScorePhotos", "run_pipeline"]

@@ -1,6 +1,7 @@
 """`python -m aesthetics.beam`: score a file pattern with Apache Beam.
 
     python -m aesthetics.beam --input 'photos/*.jpg' --output out/scores
+    python -m aesthetics.beam --input 'photos/*.jpg' --model technical,aesthetic --output out/both
     python -m aesthetics.beam --input 'gs://b/photos/*' --model gs://b/m/model.onnx \
         --output gs://b/scores --format csv \
         --runner DataflowRunner --project P --region europe-west1 \
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Unknown options are passed to Beam as pipeline options.")
     p.add_argument("--input", required=True, help="file pattern: 'photos/*.jpg', 'gs://bucket/photos/**'")
     p.add_argument("--model", default=None,
-                   help="shipped model name, .onnx path or gs:// URI (default: the shipped clive-mobilenet)")
+                   help="shipped model name, .onnx path or gs:// URI (default: the shipped clive-mobilenet); "
+                        "several, comma-separated (technical,aesthetic): each photo decoded once, "
+                        "one record with a group of fields per model")
     p.add_argument("--output", required=True, help="output prefix; shards are PREFIX-00000-of-0000N.FORMAT")
     p.add_argument("--format", default="jsonl", choices=FORMATS)
     p.add_argument("--num-shards", type=int, default=0, help="output files (default: the runner decides)")

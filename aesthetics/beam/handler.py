@@ -22,6 +22,15 @@ worker runs the model with the same session settings and output choice as
   batch holds at most ~200 MB. (Beam 2.77's ModelHandler accepts
   `max_batch_weight`, but its BatchElements rejects it, so a byte bound is
   not offered.)
+
+Several models (`AestheticsOnnxGroupHandler`): the loaded model is an
+`aesthetics.inference.multi.ScorerGroup` of `OnnxScorer`s, one per model,
+and an example is a tuple of inputs, one per model, from one decode
+(`decode.DecodePhoto` with several recipes). `run_by_shape` then groups a
+batch by the tuple of shapes and makes one group call (one session call per
+model) per distinct tuple; each row is the models' outputs side by side,
+which `ScorerGroup.make_record` turns into one record with a group of
+fields per model.
 """
 
 from __future__ import annotations
@@ -31,24 +40,42 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from aesthetics.beam.model_files import local_model_file, model_reference
+from aesthetics.beam.model_files import local_model_file, model_group, model_reference
+from aesthetics.errors import ConfigError
 from aesthetics.inference.backends import OnnxScorer
+from aesthetics.inference.multi import ScorerGroup
 
 DEFAULT_BATCH_SIZE = 16
 
 
-def run_by_shape(scorer, batch: Sequence[np.ndarray]) -> list:
+def _shape(example):
+    """An image's shape, or the tuple of shapes of a tuple of inputs."""
+    if isinstance(example, tuple):
+        return tuple(x.shape for x in example)
+    return example.shape
+
+
+def _stack(examples: list):
+    """One batch of images, or a tuple of float32 batches (one per model;
+    the inputs travel as uint8)."""
+    if isinstance(examples[0], tuple):
+        return tuple(np.stack(column).astype(np.float32) for column in zip(*examples))
+    return np.stack(examples)
+
+
+def run_by_shape(scorer, batch: Sequence) -> list:
     """`scorer`'s output row for every image of `batch`, in batch order,
-    with one call per distinct image shape. A call the runtime rejects
-    gives its photos the reason (a str) instead of a row, so only they
-    become error records (as in `predict`), not the whole batch."""
+    with one call per distinct image shape (for tuples of inputs, per
+    distinct tuple of shapes; `scorer` is then a `ScorerGroup`). A call the
+    runtime rejects gives its photos the reason (a str) instead of a row,
+    so only they become error records (as in `predict`), not the whole batch."""
     groups: dict = {}
     for i, image in enumerate(batch):
-        groups.setdefault(image.shape, []).append(i)
+        groups.setdefault(_shape(image), []).append(i)
     rows: list = [None] * len(batch)
     for indexes in groups.values():
         try:
-            out = np.asarray(scorer(np.stack([batch[i] for i in indexes])), dtype=np.float32)
+            out = np.asarray(scorer(_stack([batch[i] for i in indexes])), dtype=np.float32)
             out = out.reshape(len(indexes), -1)
         except Exception as e:  # e.g. onnxruntime refusing an input shape
             out = [f"the model could not score this photo ({type(e).__name__}: {e})"] * len(indexes)
@@ -109,6 +136,70 @@ class AestheticsOnnxHandler(ModelHandler[np.ndarray, PredictionResult, OnnxScore
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
         return sum(int(image.nbytes) for image in batch)  # the default pickles the batch
+
+    def get_metrics_namespace(self) -> str:
+        return "aesthetics"
+
+
+class AestheticsOnnxGroupHandler(ModelHandler[tuple, PredictionResult, ScorerGroup]):
+    """Several ONNX models in one pass: a tuple of inputs (one per model, from
+    one decode) -> PredictionResult(inputs, the models' output rows side by
+    side, the references joined by ","); the row is a reason (str) where a
+    model failed on the photo.
+
+    Args:
+        models: at least two models, each as for `AestheticsOnnxHandler` (a
+            shipped name, an `.onnx` path or URI), named as `predict --model
+            A,B` names them (`["technical", "aesthetic"]`), or
+            [(group name, model)] to name the groups yourself.
+        threads, providers, min_batch_size, max_batch_size, **kwargs: as
+            `AestheticsOnnxHandler` (threads: per model).
+    """
+
+    def __init__(
+        self,
+        models: Sequence[tuple],
+        *,
+        threads: Optional[int] = None,
+        providers: Optional[Sequence[str]] = None,
+        min_batch_size: int = 1,
+        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs,
+    ):
+        super().__init__(
+            min_batch_size=min_batch_size,
+            max_batch_size=max_batch_size,
+            **kwargs,
+        )
+        models = list(models)
+        if len(models) < 2:
+            raise ConfigError("a model group needs at least two models")
+        if not all(isinstance(m, tuple) for m in models):
+            models = model_group(models)
+        self.names = [str(name) for name, _ in models]
+        self.references = [model_reference(model) for _, model in models]
+        self.reference = ",".join(self.references)
+        self.threads = threads
+        self.providers = list(providers) if providers else None
+
+    def load_model(self) -> ScorerGroup:
+        """Opens every model on this machine (once per process, by Beam)."""
+        return ScorerGroup([
+            (name, OnnxScorer(local_model_file(ref), threads=self.threads, providers=self.providers))
+            for name, ref in zip(self.names, self.references)
+        ])
+
+    def run_inference(
+        self,
+        batch: Sequence[tuple],
+        model: ScorerGroup,
+        inference_args: Optional[dict[str, Any]] = None,
+    ) -> Iterable[PredictionResult]:
+        rows = run_by_shape(model, batch)
+        return [PredictionResult(inputs, row, self.reference) for inputs, row in zip(batch, rows)]
+
+    def get_num_bytes(self, batch: Sequence[tuple]) -> int:
+        return sum(int(x.nbytes) for inputs in batch for x in inputs)
 
     def get_metrics_namespace(self) -> str:
         return "aesthetics"

@@ -16,6 +16,11 @@ local file of the launcher does not exist. So a model is carried as a
 
 The ONNX file carries its recipe in its own metadata (`aesthetics export`
 embeds it), so the copy works without the `.json` beside it too.
+
+Several models (`--model technical,aesthetic`, as `aesthetics predict`):
+`model_labels` splits the option, `model_group` names each model's group of
+fields (`multi.group_name` of the label as the user wrote it), and each
+model is then carried as its own reference.
 """
 
 from __future__ import annotations
@@ -30,28 +35,22 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from aesthetics import zoo
-from aesthetics.errors import InputNotFoundError, ModelFileError
+from aesthetics.errors import ConfigError, InputNotFoundError, ModelFileError
 
-ZOO_PREFIX = "zoo:"
+ZOO_PREFIX = zoo.ZOO_PREFIX
 _COPY_CHUNK = 8 << 20
 _copies: dict = {}  # reference -> local path, per process (workers load once per process)
 _copies_lock = threading.Lock()
 
 
 def model_reference(model: Optional[str]) -> str:
-    """The reference for `model` (None: the default shipped model; a zoo name;
-    an `.onnx` path or URI), checked on the launcher so a typo fails before
-    any worker starts: the file exists and is an `.onnx` export."""
-    if model is None:
-        return ZOO_PREFIX + zoo.DEFAULT_MODEL
+    """The reference for `model` (None: the default shipped model; a zoo name
+    or "zoo:NAME"; an `.onnx` path or URI), checked on the launcher so a typo
+    fails before any worker starts: the file exists and is an `.onnx` export."""
+    if zoo.shipped_name(model) is not None:
+        # InputNotFoundError naming the shipped ones, or the missing .onnx copy
+        return ZOO_PREFIX + zoo.resolve_model(model, "onnx").name
     text = str(model)
-    if text.startswith(ZOO_PREFIX):
-        text = text[len(ZOO_PREFIX):]
-        zoo.model_path(text, "onnx")  # InputNotFoundError naming the shipped ones
-        return ZOO_PREFIX + text
-    if zoo.is_name(text):
-        zoo.model_path(text, "onnx")
-        return ZOO_PREFIX + text
     if not text.lower().endswith(".onnx"):
         raise ModelFileError(
             f"--model {text}: the Beam pipeline scores with an exported ONNX model (.onnx) or a "
@@ -65,6 +64,48 @@ def model_reference(model: Optional[str]) -> str:
     return text
 
 
+def model_labels(model) -> list:
+    """`--model` as a list of labels: None is [None] (the default shipped
+    model, as before); a list or tuple is itself; a string with commas is
+    several models unless it is an existing file (local or remote)."""
+    if model is None:
+        return [None]
+    if isinstance(model, (list, tuple)):
+        labels = [str(m).strip() for m in model]
+    else:
+        text = str(model)
+        if "," not in text or _exists(text):
+            return [text]
+        labels = [m.strip() for m in text.split(",")]
+    if not labels or not all(labels):
+        raise ConfigError(f"--model {model!r}: an empty name between commas")
+    return labels
+
+
+def model_group(labels) -> list:
+    """[(group name, label)] for several models' labels (`model_labels`):
+    each named as `predict --model A,B` names it (`multi.group_name`). The
+    names must differ (two files both called model.onnx do not) and be
+    usable as field-group names."""
+    from aesthetics.inference.multi import GROUP_NAME, group_name
+
+    named = [(group_name(label), label) for label in labels]
+    names = [n for n, _ in named]
+    if len({n.casefold() for n in names}) != len(names):
+        raise ConfigError(f"--model: the models' names repeat ({', '.join(names)}); give each model once")
+    for name in names:
+        if not GROUP_NAME.match(name):
+            raise ConfigError(f"--model: {name!r} cannot name a group of fields (letters, digits, _ and -)")
+    return named
+
+
+def _exists(text: str) -> bool:
+    try:
+        return os.path.exists(text) if is_local(text) else FileSystems.exists(text)
+    except Exception:  # an unknown scheme, no credentials: not a file we can use
+        return False
+
+
 def is_local(path: str) -> bool:
     """True for a path of the local filesystem (no scheme, or file://)."""
     return FileSystems.get_scheme(path) in (None, "file")
@@ -75,7 +116,7 @@ def local_model_file(reference: str) -> str:
     this: the installed shipped model, the local file itself, or a
     once-per-process copy of a remote one (with its metadata file)."""
     if reference.startswith(ZOO_PREFIX):
-        return str(zoo.model_path(reference[len(ZOO_PREFIX):], "onnx"))
+        return str(zoo.resolve_model(reference, "onnx").path)
     if is_local(reference):
         path = reference[len("file://"):] if reference.startswith("file://") else reference
         if not Path(path).is_file():

@@ -7,7 +7,12 @@ layout of `aesthetics predict --output x.jsonl / x.csv`, so
     jsonl  one JSON object per line (`make_record` / `error_record`)
     csv    a header in every shard (Beam writes `header` at the top of each),
            then image_id, path, mean_score_prediction, std_score_prediction,
-           error, p1..pN (the distribution; N from the model)
+           error, p1..pN (the distribution; N from the model); several
+           models: image_id, path, error, then per model NAME.mean_score_prediction,
+           NAME.std_score_prediction, NAME.p1..NAME.pN (`RecordWriter`'s layout)
+
+`bins` is what `aesthetics.inference.outputs.RecordWriter` takes: an int for
+one model, {group name: bins} for several.
 """
 
 from __future__ import annotations
@@ -31,8 +36,27 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def csv_fields(bins: int) -> list:
+SCORE_FIELDS = ("mean_score_prediction", "std_score_prediction")
+
+
+def csv_fields(bins) -> list:
+    """The CSV header's columns for `bins` (int: one model; dict: several)."""
+    if isinstance(bins, dict):
+        return ["image_id", "path", "error"] + [
+            f"{g}.{f}" for g, n in bins.items()
+            for f in list(SCORE_FIELDS) + [f"p{i}" for i in range(1, int(n) + 1)]]
     return CSV_FIELDS + [f"p{i}" for i in range(1, int(bins) + 1)]
+
+
+def _cell(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("non-finite value in a record")  # records never carry NaN
+    return "" if value is None else value
+
+
+def _dist(values, bins: int) -> list:
+    dist = list(values or [])
+    return [dist[i] if i < len(dist) else "" for i in range(int(bins))]
 
 
 def json_line(record: dict) -> str:
@@ -46,21 +70,22 @@ def _csv_row(values) -> str:
     return buffer.getvalue()
 
 
-def csv_header(bins: int) -> str:
+def csv_header(bins) -> str:
     return _csv_row(csv_fields(bins))
 
 
-def csv_line(record: dict, bins: int) -> str:
+def csv_line(record: dict, bins) -> str:
     """One record as a CSV row in predict's column layout (no line end:
-    WriteToText adds it)."""
-    row = []
-    for key in CSV_FIELDS:
-        value = record.get(key)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("non-finite value in a record")  # records never carry NaN
-        row.append("" if value is None else value)
-    dist = list(record.get("distribution") or [])
-    row.extend(dist[i] if i < len(dist) else "" for i in range(int(bins)))
+    WriteToText adds it); `bins` a dict: the several-model layout."""
+    if isinstance(bins, dict):
+        row = [_cell(record.get(key)) for key in ("image_id", "path", "error")]
+        for group, n in bins.items():
+            scores = record.get(group) or {}
+            row.extend(_cell(scores.get(key)) for key in SCORE_FIELDS)
+            row.extend(_dist(scores.get("distribution"), n))
+        return _csv_row(row)
+    row = [_cell(record.get(key)) for key in CSV_FIELDS]
+    row.extend(_dist(record.get("distribution"), bins))
     return _csv_row(row)
 
 
@@ -70,15 +95,16 @@ class WriteRecords(beam.PTransform):
 
     Args:
         fmt: "jsonl" or "csv".
-        bins: the model's distribution width (CSV columns p1..pN; 0: none).
+        bins: the model's distribution width (CSV columns p1..pN; 0: none),
+            or {group name: width} for several models (columns NAME.*).
         num_shards: number of files; 0 lets the runner decide.
     """
 
-    def __init__(self, output_prefix: str, fmt: str = "jsonl", bins: int = 0, num_shards: int = 0):
+    def __init__(self, output_prefix: str, fmt: str = "jsonl", bins=0, num_shards: int = 0):
         super().__init__()
         self.output_prefix = str(output_prefix)
         self.fmt = check_format(fmt)
-        self.bins = int(bins)
+        self.bins = {str(g): int(n) for g, n in bins.items()} if isinstance(bins, dict) else int(bins)
         self.num_shards = int(num_shards)
 
     def expand(self, records):

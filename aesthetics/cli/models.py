@@ -28,7 +28,8 @@ def run(args) -> int:
     models = list_models()
     if args.json:
         print(json.dumps([
-            {"name": m.name, "default": m.name == DEFAULT_MODEL, "scores": m.scores, "data": m.data,
+            {"name": m.name, "aliases": list(m.aliases), "default": m.name == DEFAULT_MODEL,
+             "scores": m.scores, "data": m.data, "reported": m.extra.get("reported"),
              "cv_srcc": m.cv_srcc, "cv_plcc": m.cv_plcc, "size_bytes": m.size_bytes,
              "licence": m.licence, "onnx": m.has("onnx"), "folder": str(m.folder)}
             for m in models
@@ -39,10 +40,16 @@ def run(args) -> int:
         return 0
     for m in models:
         star = " (default)" if m.name == DEFAULT_MODEL else ""
-        print(f"{m.name}{star}")
+        aliases = f" (alias: {', '.join(m.aliases)})" if m.aliases else ""
+        print(f"{m.name}{aliases}{star}")
         print(f"  scores:   {m.scores}")
         print(f"  data:     {m.data}")
-        print(f"  CV SRCC:  {_fmt(m.cv_srcc)}   PLCC: {_fmt(m.cv_plcc)}")
+        reported = m.extra.get("reported")
+        if m.cv_srcc is not None or not reported:
+            print(f"  CV SRCC:  {_fmt(m.cv_srcc)}   PLCC: {_fmt(m.cv_plcc)}")
+        if reported:
+            numbers = ", ".join(f"{k.upper()} {v}" for k, v in reported.items() if k != "by")
+            print(f"  reported: {numbers} ({reported.get('by', '')})")
         print(f"  size:     {m.size_bytes / 1e6:.1f} MB (.keras){' + ONNX copy' if m.has('onnx') else ''}")
         print(f"  licence:  {m.licence}")
         print(f"  card:     {m.folder / 'MODEL_CARD.md'}")

@@ -11,6 +11,8 @@ from aesthetics.constants import PREDICT_BACKENDS
 from aesthetics.errors import ConfigError
 
 REPORT_LIMIT = 500  # --report of a larger library shows the best and the worst 500
+# `aesthetics predict DIR`: both judgements, each photo decoded once (docs: the cost)
+DEFAULT_MODELS = "technical,aesthetic"
 
 
 def register(sub, parents=()):
@@ -18,16 +20,17 @@ def register(sub, parents=()):
         "predict",
         parents=list(parents),
         help="score images (files, folders, globs)",
-        description="Score images, with the default shipped model unless --model or --weights "
-        "says otherwise. Files that cannot be read get an 'error' entry instead of a score; the "
+        description="Score images; by default with both shipped models (technical quality and "
+        "aesthetic appeal: a group of fields per model), unless --model or --weights says otherwise. Files that cannot be read get an 'error' entry instead of a score; the "
         "exit status is 0 when at least one image was scored. --output is written as batches "
         "finish: after Ctrl-C, kill or a crash, run the same command with --resume.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", help="a shipped model's name (`aesthetics models`; default: the "
-                     "default model), a trained model (.keras) or an exported one "
-                     "(.onnx, .tflite, SavedModel folder; see `aesthetics export`)")
+    src.add_argument("--model", help="a shipped model's name or alias (`aesthetics models`), a "
+                     "trained model (.keras) or an exported one (.onnx, .tflite, SavedModel folder; "
+                     "see `aesthetics export`); several, comma-separated, score in one pass with a "
+                     f"group of fields per model (default: {DEFAULT_MODELS})")
     src.add_argument("--weights", help="idealo NIMA Keras 2 HDF5 weights (with --backbone)")
     p.add_argument("--backbone", default="mobilenet", help="backbone for --weights (default mobilenet)")
     p.add_argument("--alpha", type=float, default=1.0, help="MobileNet width for --weights")
@@ -50,6 +53,8 @@ def register(sub, parents=()):
     p.add_argument("--max-pixels", type=positive_int, help="refuse images with more pixels (bomb guard)")
     rank = p.add_argument_group("ranking (the --output file always holds every photo)")
     rank.add_argument("--sort", action="store_true", help="print (and write --output) best first")
+    rank.add_argument("--sort-by", metavar="NAME", help="with several models: whose score ranks, "
+                      "selects and copies (default: the first)")
     rank.add_argument("--top-k", type=positive_int, metavar="N", help="print only the N best")
     rank.add_argument("--min-score", type=finite_float, metavar="S", help="print only photos scoring >= S")
     place = rank.add_mutually_exclusive_group()
@@ -65,26 +70,33 @@ def register(sub, parents=()):
 
 def check(args) -> None:
     """Model path, backend and inputs, before TensorFlow is imported."""
-    from aesthetics import zoo
     from aesthetics.data.images import find_images
     from aesthetics.errors import InputNotFoundError
+    from aesthetics.zoo import resolve_model
 
+    args.models = None
     if args.weights:
         require_path(args.weights, "--weights", "file")
-    elif args.model is None or zoo.is_name(args.model):
-        args.model_label = args.model or zoo.DEFAULT_MODEL
-        path, args.backend = zoo.shipped_file(args.model, args.backend, need_keras=bool(args.explain))
-        args.model = str(path)
-    else:
-        require_path(args.model, "--model")
-    backend = choose_backend(args)
-    if backend == "keras" and not args.weights:
-        from aesthetics.inference.loading import check_model_path
+        if args.sort_by:
+            raise ConfigError("--sort-by names one of several --model models")
+    elif len(labels := model_labels(args.model)) > 1:
+        check_model_group(args, labels)
+    else:  # a shipped model's name or alias, or a path
+        if args.sort_by:
+            raise ConfigError("--sort-by names one of several --model models (this run scores one)")
+        resolved = resolve_model(labels[0], args.backend, need_keras=bool(args.explain), what="--model")
+        if resolved.shipped:
+            args.model_label = resolved.name
+        args.model, args.backend = str(resolved.path), resolved.backend
+    if args.models is None:
+        backend = choose_backend(args)
+        if backend == "keras" and not args.weights:
+            from aesthetics.inference.loading import check_model_path
 
-        check_model_path(args.model)
-    # the ONNX (and litert) paths never need TensorFlow
-    args.needs_tensorflow = backend in ("keras", "savedmodel") or bool(args.explain)
-    args.backend_resolved = backend
+            check_model_path(args.model)
+        # the ONNX (and litert) paths never need TensorFlow
+        args.needs_tensorflow = backend in ("keras", "savedmodel") or bool(args.explain)
+        args.backend_resolved = backend
     args.image_paths = find_images(args.paths, recursive=args.recursive)
     if not args.image_paths:
         raise InputNotFoundError(f"no images found in {' '.join(args.paths)}")
@@ -104,16 +116,80 @@ def check(args) -> None:
         check_writable_folder(folder, "--copy-to" if args.copy_to else "--link-to")
 
 
+def model_labels(model) -> list[str]:
+    """--model as a list of models: None is the default pair; a value that is
+    an existing path is one model even when it holds a comma."""
+    if model is None:
+        return DEFAULT_MODELS.split(",")
+    if os.path.exists(model) or "," not in model:
+        return [model]
+    labels = [m.strip() for m in model.split(",")]
+    if not all(labels):
+        raise ConfigError(f"--model {model!r}: an empty name between commas")
+    return labels
+
+
+def check_model_group(args, labels) -> None:
+    """Several models: each resolved (with its own backend under "auto"),
+    named, and the flags that apply to one model refused."""
+    from aesthetics.inference.multi import group_name
+    from aesthetics.zoo import resolve_model
+
+    if args.explain:
+        raise ConfigError("--explain draws one model's map; pass one --model")
+    if args.legacy is not None:
+        raise ConfigError("--(no-)legacy-preprocessing overrides one model's recipe; pass one --model")
+    args.models = []
+    for label in labels:
+        resolved = resolve_model(label, args.backend, what="--model")
+        if resolved.backend == "keras":
+            from aesthetics.inference.loading import check_model_path
+
+            check_model_path(resolved.path)
+        args.models.append((group_name(label), resolved))
+    names = [name for name, _ in args.models]
+    if len({n.casefold() for n in names}) != len(names):
+        raise ConfigError(f"--model: the models' names repeat ({', '.join(names)}); give each model once")
+    if args.sort_by is not None and args.sort_by not in names:
+        raise ConfigError(f"--sort-by {args.sort_by!r}: not one of this run's models ({', '.join(names)})")
+    args.sort_group = args.sort_by or names[0]
+    args.model_label = ", ".join(names)
+    args.needs_tensorflow = any(r.backend in ("keras", "savedmodel") for _, r in args.models)
+    args.backend_resolved = "+".join(r.backend for _, r in args.models)
+
+
+def group_scorer(args):
+    """The ScorerGroup of --model A,B,..."""
+    from aesthetics.inference.backends import load_scorer
+    from aesthetics.inference.multi import ScorerGroup
+    from aesthetics.inference.scoring import as_scorer
+
+    named = []
+    for name, resolved in args.models:
+        if resolved.backend == "keras":
+            from aesthetics.inference.loading import load_model
+
+            named.append((name, as_scorer(load_model(resolved.path))))
+        else:
+            named.append((name, load_scorer(resolved.backend, resolved.path)))
+    return ScorerGroup(named)
+
+
 def run(args) -> int:
     from aesthetics.inference.streaming import stream_to_output
 
     backend = args.backend_resolved
     legacy = args.legacy  # None: as the model's recipe says
-    model = load_keras_model(args) if backend == "keras" else None
-    explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
-    scorer = make_scorer(args, backend, model)
-    recipe = scorer.recipe
-    bins = recipe.num_bins if recipe.output == "distribution" else 0
+    if args.models:
+        model, explain = None, None
+        scorer = group_scorer(args)
+        bins = scorer.bins
+    else:
+        model = load_keras_model(args) if backend == "keras" else None
+        explain = prepare_explain(args, backend, model, legacy)  # fails before the (long) scoring
+        scorer = make_scorer(args, backend, model)
+        recipe = scorer.recipe
+        bins = recipe.num_bins if recipe.output == "distribution" else 0
     show = Printer(args)
     restore = _sigterm_as_interrupt()
     try:
@@ -139,7 +215,7 @@ def finish(args, summary, show, bins) -> int:
     """Ranking, copies, the report and the summary line, once all is scored."""
     from aesthetics.errors import OutputError
     from aesthetics.inference.outputs import read_records, write_records
-    from aesthetics.inference.records import by_score, format_table, is_scored
+    from aesthetics.inference.records import format_table, is_scored, score_view
 
     if summary.write_error is not None:
         if show.deferred:  # nothing was printed yet: these are not on disk
@@ -152,15 +228,16 @@ def finish(args, summary, show, bins) -> int:
         print(f"aesthetics: {summary.line()}", file=sys.stderr)
         return 0 if summary.scored + summary.kept else 1
     records = read_records(args.output) if args.output else show.records
+    group = getattr(args, "sort_group", None)  # several models: whose score ranks
     if args.sort and args.output:
         errors = [r for r in records if not is_scored(r)]
-        write_records(by_score(records) + errors, args.output, bins=bins)  # atomic
+        write_records(ranked(records, group) + errors, args.output, bins=bins)  # atomic
     if show.deferred:
-        print_selection(args, records)
+        print_selection(args, records, group)
     if args.copy_to or args.link_to:
         from aesthetics.inference.ranking import place_files, select
 
-        chosen = select(records, args.top_k, args.min_score)
+        chosen = select([score_view(r, group) for r in records], args.top_k, args.min_score)
         folder = args.copy_to or args.link_to
         placed, failed = place_files(chosen, folder, "copy" if args.copy_to else "link")
         print(f"aesthetics: {'copied' if args.copy_to else 'linked'} {placed} photo(s) into "
@@ -171,7 +248,8 @@ def finish(args, summary, show, bins) -> int:
         scored = sum(is_scored(r) for r in records)
         limit = REPORT_LIMIT if scored > 2 * REPORT_LIMIT else None  # a page a person can open
         label = getattr(args, "model_label", None) or Path(args.model or args.weights).name
-        write_report(records, args.report, model=label, source=args.output, limit=limit)
+        # several models: every model's score on the page, the sheet ordered by the ranking one
+        write_report(records, args.report, model=label, source=args.output, limit=limit, sort_by=group)
         shown = f"the best and worst {limit} of {scored} photos" if limit else f"{scored} photos"
         print(f"aesthetics: report of {shown} in {args.report}" + (
             f" (`aesthetics report {args.output} --limit N` shows more)" if limit and args.output else ""),
@@ -180,12 +258,29 @@ def finish(args, summary, show, bins) -> int:
     return 0 if summary.scored + summary.kept else 1
 
 
-def print_selection(args, records) -> None:
-    """The table at the end: ranked (--sort/--top-k/--min-score), then errors."""
-    from aesthetics.inference.ranking import select
-    from aesthetics.inference.records import format_table, is_scored
+def ranked(records, group=None) -> list:
+    """The scored records best first by `group`'s score (several models) or the score."""
+    from aesthetics.inference.records import by_score, score_view
 
-    print(format_table(select(records, args.top_k, args.min_score)))
+    if group is None:
+        return by_score(records)
+    views = [score_view(r, group) for r in records]
+    full = {id(v): r for v, r in zip(views, records)}
+    return [full[id(v)] for v in by_score(views)]
+
+
+def print_selection(args, records, group=None) -> None:
+    """The table at the end: ranked (--sort/--top-k/--min-score; by `group`'s
+    score with several models), then errors."""
+    from aesthetics.inference.ranking import select
+    from aesthetics.inference.records import format_table, is_scored, score_view
+
+    if group is None:
+        print(format_table(select(records, args.top_k, args.min_score)))
+    else:
+        views = [score_view(r, group) for r in records]
+        full = {id(v): r for v, r in zip(views, records)}
+        print(format_table([full[id(v)] for v in select(views, args.top_k, args.min_score)]))
     if args.top_k is None and args.min_score is None:
         failed = [r for r in records if not is_scored(r)]
         if failed:
@@ -264,12 +359,13 @@ def make_scorer(args, backend, model):
 
 
 def choose_backend(args) -> str:
+    """The backend: keras for --weights, else what `check` resolved --model to."""
     backend = getattr(args, "backend", "auto")
     if args.weights:
         if backend not in ("auto", "keras"):
             raise ConfigError("--weights (idealo HDF5) runs on the keras backend only")
         return "keras"
-    from aesthetics.inference.backends import resolve_backend
+    from aesthetics.zoo import resolve_backend
 
     return resolve_backend(args.model, backend)
 
@@ -293,6 +389,7 @@ def prepare_explain(args, backend, model, legacy):
             "--explain needs a .keras model (explanations use the Keras graph); "
             f"{args.model} would run on the {backend} backend"
         )
-    from aesthetics.inference.explain import cli_explainer
+    from aesthetics.inference.explain import records_explainer
 
-    return cli_explainer(args, model, legacy)
+    return records_explainer(model, args.explain, batch_size=min(args.batch_size, 16), legacy=legacy,
+                             max_pixels=args.max_pixels)

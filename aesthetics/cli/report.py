@@ -6,6 +6,9 @@
 The page (see `aesthetics.report`) has the counts and summary scores, a
 score histogram, the photos best first as thumbnails with mean ± std, the
 files that failed with their reasons, and links to `--explain` overlays.
+A several-model output (`predict --model technical,aesthetic`, the default)
+shows every model: a badge per model on each card, a histogram per model, a
+scatter of the first two models' scores, and buttons to sort by either.
 TensorFlow is never imported: the report only reads the scores and the photos.
 """
 
@@ -26,7 +29,9 @@ def register(sub, parents=()):
         help="an HTML page of scored photos (from a predict output)",
         description="Write one self-contained HTML page for a predict output (.csv, .jsonl, "
         ".json): counts, mean and median score, a histogram, thumbnails best first with "
-        "mean ± std, the files that failed and why, links to --explain overlays. Relative "
+        "mean ± std, the files that failed and why, links to --explain overlays; for a "
+        "several-model output, every model's score, a histogram per model and a scatter of "
+        "two models' scores. Relative "
         "photo paths are looked up from the current folder, then from the scores file's folder.",
     )
     p.add_argument("scores", metavar="SCORES", help="a predict output: .csv, .jsonl or .json")
@@ -39,6 +44,9 @@ def register(sub, parents=()):
                    "histogram still cover all); for large libraries")
     p.add_argument("--thumb-size", type=positive_int, default=256, metavar="PX",
                    help="the thumbnails' longest side in pixels (default 256)")
+    p.add_argument("--sort-by", metavar="MODEL",
+                   help="several-model outputs: the model whose score orders the photos "
+                   "(and picks --limit's); default the first. The page can re-sort by any")
     p.add_argument("--no-explanations", dest="explanations", action="store_false",
                    help="do not link the records' explanation overlays")
     p.set_defaults(func=run, check=check, needs_tensorflow=False)
@@ -72,12 +80,19 @@ def run(args) -> int:
     from aesthetics.inference.records import is_scored
     from aesthetics.report import write_report
 
+    from aesthetics.errors import ConfigError
+    from aesthetics.report.models import model_names
+
     records = read_records(args.scores)  # OutputError (one line) if it is not a predict output
     if not records:
         raise DataError(f"{args.scores} holds no records: nothing to report")
+    if args.sort_by is not None and args.sort_by not in (names := model_names(records)):
+        raise ConfigError(f"--sort-by {args.sort_by!r}: " + (
+            f"not one of the models in {args.scores} ({', '.join(names)})" if names
+            else f"{args.scores} holds one model's scores"))
     path = write_report(records, args.report_path, title=args.title, thumb_size=args.thumb_size,
                         explanations=args.explanations, limit=args.limit, model=args.model_label,
-                        source=args.scores)
+                        source=args.scores, sort_by=args.sort_by)
     scored = sum(1 for r in records if is_scored(r))
     print(f"aesthetics: wrote {path} ({scored} scored, {len(records) - scored} failed)", file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 """Checks the training plan keys: `train.stages`, `train.progressive_sizes`
 / `train.progressive_epochs` and `train.trainable_backbone_layers`.
 
-Same rules as `aesthetics.config.validation` (every error starts with its
+Same rules as `aesthetics.config.validation` (and its primitives, `aesthetics.checks`) (every error starts with its
 dotted key, e.g. ``train.stages[1].lr: must be > 0, got 0``); kept apart
 because a stage is a small config of its own. What the keys mean:
 `aesthetics.training.stages`. Imports nothing heavy.
@@ -9,10 +9,8 @@ because a stage is a small config of its own. What the keys mean:
 
 from __future__ import annotations
 
-from aesthetics.config.validation import (
-    MAX_EPOCHS,
-    MAX_SIDE,
-    MIN_IMAGE_SIZE,
+from aesthetics.catalog import LOSSES
+from aesthetics.checks import (
     at_least,
     config_error,
     expect_dict,
@@ -25,8 +23,7 @@ from aesthetics.config.validation import (
     positive,
     show,
 )
-from aesthetics.constants import LOSS_NAMES, LR_SCHEDULES, OPTIMIZERS
-from aesthetics.training.stages import STAGE_KEYS, STAGE_TRAINS
+from aesthetics.constants import LR_SCHEDULES, MAX_EPOCHS, MAX_SIDE, MIN_IMAGE_SIZE, OPTIMIZERS, STAGE_KEYS, STAGE_TRAINS
 
 MAX_STAGES = 100
 MAX_LAYERS = 100_000
@@ -62,13 +59,13 @@ def validate_stage(key: str, stage) -> None:
         raise config_error(f"{key}.loss_cycle", "give either loss or loss_cycle, not both",
                            related=(f"{key}.loss",))
     if has_loss:
-        one_of(f"{key}.loss", stage["loss"], LOSS_NAMES)
+        LOSSES.get(stage["loss"], f"{key}.loss")
     if has_cycle:
         cycle = expect_list(f"{key}.loss_cycle", stage["loss_cycle"])
         if not cycle:
             raise config_error(f"{key}.loss_cycle", "expected a non-empty list of loss names, got []")
         for i, name in enumerate(cycle):
-            one_of(f"{key}.loss_cycle[{i}]", name, LOSS_NAMES)
+            LOSSES.get(name, f"{key}.loss_cycle[{i}]")
     if "switch_every" in stage:
         if not has_cycle:
             raise config_error(f"{key}.switch_every", "only a stage with a loss_cycle switches losses",

@@ -76,7 +76,11 @@ class ModelConfig:
     alpha: width multiplier for MobileNet / MobileNetV2.
     dropout: dropout before the score head (NIMA: 0.75).
     num_bins: number of score bins (10 for scores 1..10).
-    options: builder-specific extra options (e.g. dual-path ablation switches).
+    options: the model's own options, checked against its schema in
+        `aesthetics.catalog.MODELS` (e.g. dual-path ablation switches).
+    plugins: Python modules imported before anything is checked or built;
+        they register models, losses or backbones (`aesthetics.register_model`,
+        ...). Saved with the model, so a model file imports them on load.
     """
 
     model: str = "nima"
@@ -86,13 +90,14 @@ class ModelConfig:
     dropout: float = 0.75
     num_bins: int = 10
     options: dict = field(default_factory=dict)
+    plugins: list = field(default_factory=list)
 
 
 @dataclass
 class TrainConfig:
     """How to train: two NIMA phases (head only, then all layers).
 
-    loss: a name from `aesthetics.losses.distribution.LOSSES`; loss_options its kwargs.
+    loss: a name in `aesthetics.catalog.LOSSES`; loss_options its options (its schema there).
     epochs_head / lr_head: phase 1, backbone frozen.
     epochs_full / lr_full: phase 2, everything trainable at a lower rate.
     early_stopping_patience: epochs without val-loss improvement (phase 2).

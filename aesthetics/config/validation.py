@@ -18,250 +18,76 @@ field takes true / false only; NaN and infinities are rejected everywhere,
 also inside ``model.options`` and ``train.loss_options``.
 
 This module imports nothing heavy (no TensorFlow, keras, pandas): the CLI
-validates a config before it imports TensorFlow. The name lists come from
-`aesthetics.constants`, which the registries are tested against. Not checked
-here: whether paths exist (the CLI checks them) and the builder-specific
-keys of ``model.options`` (checked when the model is built, e.g.
-`aesthetics.models.dual_path.resolve_options`).
+validates a config before it imports TensorFlow. Model, loss and backbone
+names and their options are checked against the registries of
+`aesthetics.catalog` (each entry carries its option schema), after the
+modules of ``model.plugins`` are imported (they register their own). The
+primitive checks and the shared limits live in `aesthetics.checks` and
+`aesthetics.constants`. Not checked here: whether paths exist (the CLI
+checks them).
+
+`validate_config` returns a new, normalised `Config` (ints in float fields
+become floats); the one it is given is left as it is.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import math
 import re
-from typing import Any, Optional
 
+from aesthetics.catalog import BACKBONES, LOSSES, MODELS
+from aesthetics.checks import (
+    at_least,
+    check_json_values,
+    check_seed,
+    check_types,
+    choices_text,
+    config_error,
+    in_range,
+    one_of,
+    positive,
+    show,
+)
+from aesthetics.config.plan_validation import validate_plan
 from aesthetics.config.sections import Config
 from aesthetics.constants import (
-    BACKBONE_NAMES,
+    CROP_MULTIPLE,
     DEGRADATION_NAMES,
     DISTRIBUTE_STRATEGIES,
     LABEL_FORMATS,
-    LOSS_NAMES,
     LR_SCHEDULES,
+    MAX_ALPHA,
+    MAX_BATCH,
+    MAX_BINS,
+    MAX_BUFFER,
+    MAX_DECODER_WIDTH,
+    MAX_EPOCHS,
+    MAX_PIXELS,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_IMAGE_SIZE,
     MIXED_PRECISION_POLICIES,
-    MODEL_NAMES,
     NUM_DEGRADATION_LEVELS,
     OPTIMIZERS,
     RESIZE_POLICIES,
 )
-from aesthetics.errors import ConfigError
-
-# The smallest model input: the backbones downsample by 32.
-MIN_IMAGE_SIZE = 32
-# Pretext crops feed the decoder's skip connections: a multiple of the stride.
-CROP_MULTIPLE = 32
-# keras.utils.set_random_seed seeds numpy's legacy generator: 0 .. 2**32 - 1.
-SEED_LIMIT = 2**32
-# Upper bounds: a value past these is a typo, and would otherwise end in an
-# out-of-memory crash or an int64 overflow deep inside TensorFlow instead of a
-# message naming the key. MAX_SIDE and MAX_BINS match the recipe a model carries.
-MAX_SIDE = 4096
-MAX_BINS = 1000
-MAX_BATCH = 65_536
-MAX_EPOCHS = 1_000_000
-MAX_STEPS = 1_000_000_000
-MAX_BUFFER = 2**31 - 1
-MAX_PIXELS = 2**62
-MAX_ALPHA = 10.0
-MAX_DECODER_WIDTH = 1024
-# What `show` prints of a value at most (a 5000-digit number is not a message).
-SHOW_LIMIT = 80
+from aesthetics.registry import import_plugins
 
 LABEL_FORMAT_CHOICES = ("auto",) + LABEL_FORMATS
 # model.backbone_weights, besides a weights file path. "bundled" is reserved
 # for the backbone of a shipped model.
 BACKBONE_WEIGHTS_KEYWORDS = ("imagenet", "bundled")
 
-# train.loss -> the train.loss_options it takes (the keyword arguments of its
-# class in aesthetics.losses.distribution; emd_r1 has r fixed by its name).
-LOSS_OPTION_KEYS = {
-    "emd": ("r",),
-    "emd_r1": (),
-    "cdf": (),
-    "mixed_mean": ("normalize",),
-    "mse": ("normalize",),
-    "l1": ("normalize",),
-    "combined": ("distribution_weight", "mean_weight", "r", "normalize"),
-}
-# CombinedLoss's defaults for its two weights.
-COMBINED_WEIGHT_DEFAULTS = {"distribution_weight": 1.0, "mean_weight": 1.0}
-
 PRETRAIN_LOSS_WEIGHTS = ("ranking_weight", "classification_weight", "regression_weight", "reconstruction_weight")
 MAX_LEVELS_PER_GROUP = NUM_DEGRADATION_LEVELS + 1  # levels 0..5, drawn without replacement
 
 
-def config_error(key: str, message: str, related=()) -> ConfigError:
-    """A ConfigError reading "KEY: MESSAGE", with ``.key`` set and, for a rule
-    that ties several fields together, the other keys in ``.related``."""
-    error = ConfigError(f"{key}: {message}")
-    error.key = key
-    error.related = tuple(related)
-    return error
-
-
-def show(value: Any) -> str:
-    """A value as the user wrote it in JSON-ish terms ('big', 3, null, true)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value.bit_length() > 4 * SHOW_LIMIT:
-        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
-    text = repr(value)
-    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 3] + "..."
-
-
-def _choices(choices) -> str:
-    return ", ".join(repr(c) for c in choices)
-
-
-# --------------------------------------------------------------------- types
-
-
-def expect_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise config_error(key, f"expected an integer, got {show(value)}")
-    return value
-
-
-def expect_number(key: str, value: Any) -> float:
-    """A finite int or float, returned as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise config_error(key, f"expected a number, got {show(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise config_error(key, f"expected a finite number, got {show(value)}")
-    return number
-
-
-def expect_bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise config_error(key, f"expected true or false, got {show(value)}")
-    return value
-
-
-def expect_str(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise config_error(key, f"expected a string, got {show(value)}")
-    return value
-
-
-def expect_list(key: str, value: Any) -> list:
-    if isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, list):
-        raise config_error(key, f"expected a list, got {show(value)}")
-    return value
-
-
-def expect_dict(key: str, value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise config_error(key, f"expected an object (dict), got {show(value)}")
-    return value
-
-
-TYPE_CHECKS = {
-    "int": expect_int,
-    "float": expect_number,
-    "bool": expect_bool,
-    "str": expect_str,
-    "list": expect_list,
-    "dict": expect_dict,
-}
-
-
-def field_type(annotation) -> tuple[str, bool]:
-    """("int", False) for ``int``, ("str", True) for ``Optional[str]``."""
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    optional = text.startswith("Optional[") and text.endswith("]")
-    base = text[len("Optional["):-1] if optional else text
-    if base not in TYPE_CHECKS:
-        raise TypeError(f"no config type check for annotation {text!r}")
-    return base, optional
-
-
-def check_types(section: str, obj) -> None:
-    """Checks (and normalises: ints in float fields become floats) every field
-    of a section dataclass against its annotation."""
-    for f in dataclasses.fields(obj):
-        base, optional = field_type(f.type)
-        value = getattr(obj, f.name)
-        if value is None and optional:
-            continue
-        setattr(obj, f.name, TYPE_CHECKS[base](f"{section}.{f.name}", value))
-
-
-def check_json_values(key: str, value: Any) -> None:
-    """Free-form options: JSON values only, with string keys and finite numbers."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise config_error(key, f"option names must be strings, got {show(k)}")
-            check_json_values(f"{key}.{k}", v)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            check_json_values(f"{key}[{i}]", v)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise config_error(key, f"expected a finite number, got {show(value)}")
-    elif value is not None and not isinstance(value, (str, int)):
-        raise config_error(key, f"expected a JSON value, got {type(value).__name__} {value!r}")
-
-
-# -------------------------------------------------------- choices and ranges
-
-
-def one_of(key: str, value: Any, choices, nullable: bool = False) -> None:
-    if value is None and nullable:
-        return
-    if value not in choices:
-        allowed = ("null or " if nullable else "") + f"one of {_choices(choices)}"
-        raise config_error(key, f"expected {allowed}, got {show(value)}")
-
-
-def in_range(key: str, value, low=None, high=None, low_open: bool = False, high_open: bool = False,
-             why: str = "") -> None:
-    """low <= value <= high (strict where ``*_open``); None: unbounded."""
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        parts = []
-        if low is not None:
-            parts.append(f"{'>' if low_open else '>='} {low}")
-        if high is not None:
-            parts.append(f"{'<' if high_open else '<='} {high}")
-        raise config_error(key, f"must be {' and '.join(parts)}{why}, got {show(value)}")
-
-
-def at_least(key: str, value, low, why: str = "") -> None:
-    in_range(key, value, low=low, why=why)
-
-
-def positive(key: str, value, why: str = "") -> None:
-    in_range(key, value, low=0, low_open=True, why=why)
-
-
-def check_seed(key: str, value: int) -> None:
-    in_range(key, value, 0, SEED_LIMIT - 1)
-
-
-_BACKBONE_ALIASES = {name.replace("_", ""): name for name in BACKBONE_NAMES}
-
-
-def canonical_backbone_name(name: str) -> Optional[str]:
-    """The registered backbone a spelling means, or None. The same forgiving
-    rule as `aesthetics.models.backbones.canonical_backbone_name`: case is
-    ignored, '-' means '_', and underscores are optional ("MobileNetV2",
+def canonical_backbone_name(name: str):
+    """The registered backbone a spelling means, or None: case is ignored,
+    '-' means '_', and underscores are optional ("MobileNetV2",
     "mobilenetv2", "efficientnet-b0")."""
-    key = name.lower().replace("-", "_")
-    if key in BACKBONE_NAMES:
-        return key
-    return _BACKBONE_ALIASES.get(key.replace("_", ""))
+    return BACKBONES.canonical(name)
 
 
 # ------------------------------------------------------------------ sections
@@ -308,57 +134,36 @@ def validate_data(d) -> None:
     in_range("data.shuffle_buffer", d.shuffle_buffer, 1, MAX_BUFFER)
 
 
+def given_options(entry, options, key: str) -> dict:
+    """`options` checked against `entry`'s schema: a new dict of the options
+    given, normalised (defaults are not written into the config)."""
+    resolved = entry.resolve_options(options, key)
+    return {name: resolved[name] for name in options}
+
+
 def validate_model(m) -> None:
     check_types("model", m)
-    one_of("model.model", m.model, MODEL_NAMES)
-    if canonical_backbone_name(m.backbone) is None:
-        raise config_error(
-            "model.backbone",
-            f"unknown backbone {m.backbone!r}; choose one of {_choices(BACKBONE_NAMES)} "
-            "(case, '-' and '_' do not matter)",
-        )
+    import_plugins(m.plugins, "model.plugins")  # before the names: plugins register their own
+    check_json_values("model.options", m.options)
+    m.options = given_options(MODELS.get(m.model, "model.model"), m.options, "model.options")
+    BACKBONES.get(m.backbone, "model.backbone")
     if m.backbone_weights is not None and not m.backbone_weights.strip():
         raise config_error(
             "model.backbone_weights",
-            f"expected null, {_choices(BACKBONE_WEIGHTS_KEYWORDS)} or a weights file path, got {show(m.backbone_weights)}",
+            f"expected null, {choices_text(BACKBONE_WEIGHTS_KEYWORDS)} or a weights file path, got {show(m.backbone_weights)}",
         )
     in_range("model.alpha", m.alpha, 0, MAX_ALPHA, low_open=True)
     in_range("model.dropout", m.dropout, 0, 1, high_open=True)
     in_range("model.num_bins", m.num_bins, 2, MAX_BINS)
-    check_json_values("model.options", m.options)
 
 
 def validate_loss_options(t) -> None:
-    allowed = LOSS_OPTION_KEYS[t.loss]
     check_json_values("train.loss_options", t.loss_options)
-    for name, value in t.loss_options.items():
-        key = f"train.loss_options.{name}"
-        if name not in allowed:
-            takes = f"it takes {_choices(allowed)}" if allowed else "it takes no options"
-            raise config_error(key, f"unknown option of loss {t.loss!r}; {takes}", related=("train.loss",))
-        if name == "normalize":
-            expect_bool(key, value)
-        elif name == "r":
-            value = expect_number(key, value)
-            at_least(key, value, 1, why=" (the EMD exponent; below 1 its gradient is NaN)")
-            t.loss_options[name] = value
-        else:  # a loss weight
-            value = expect_number(key, value)
-            at_least(key, value, 0)
-            t.loss_options[name] = value
-    if t.loss == "combined":
-        weights = {k: t.loss_options.get(k, default) for k, default in COMBINED_WEIGHT_DEFAULTS.items()}
-        if not any(w > 0 for w in weights.values()):
-            raise config_error(
-                "train.loss_options",
-                f"at least one of {_choices(weights)} must be > 0 (the loss would be constant), got {weights}",
-                related=("train.loss",),
-            )
+    t.loss_options = given_options(LOSSES.get(t.loss, "train.loss"), t.loss_options, "train.loss_options")
 
 
 def validate_train(t) -> None:
     check_types("train", t)
-    one_of("train.loss", t.loss, LOSS_NAMES)
     validate_loss_options(t)
     one_of("train.optimizer", t.optimizer, OPTIMIZERS)
     at_least("train.weight_decay", t.weight_decay, 0)
@@ -412,7 +217,7 @@ def validate_pretrain(p) -> None:
                 raise config_error("pretrain.kinds", f"expected degradation names (strings), got {show(kind)}")
             if kind not in DEGRADATION_NAMES:
                 raise config_error(
-                    "pretrain.kinds", f"unknown degradation {kind!r}; choose from {_choices(DEGRADATION_NAMES)}"
+                    "pretrain.kinds", f"unknown degradation {kind!r}; choose from {choices_text(DEGRADATION_NAMES)}"
                 )
     positive("pretrain.lr", p.lr)
     at_least("pretrain.weight_decay", p.weight_decay, 0)
@@ -443,10 +248,9 @@ SECTION_VALIDATORS = {
 
 
 def validate_config(config: Config) -> Config:
-    """Checks every value of `config` (in place: ints in float fields become
-    floats) and returns it; raises `ConfigError` naming the first bad key."""
-    from aesthetics.config.plan_validation import validate_plan
-
+    """A checked, normalised copy of `config` (ints in float fields become
+    floats); raises `ConfigError` naming the first bad key."""
+    config = copy.deepcopy(config)
     for section, validate in SECTION_VALIDATORS.items():
         validate(getattr(config, section))
     validate_plan(config)  # train.stages, progressive sizes: need data.image_size too

@@ -75,6 +75,20 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img
 
 
+def rgb_array(img: Image.Image, exif_transpose: bool = True) -> np.ndarray:
+    """An opened (loaded) Pillow image as `load_image` returns a file: EXIF
+    rotation applied (unless told not to), converted to (H, W, 3) uint8 RGB
+    (alpha on white, 16-bit and float scaled, CMYK/palette converted)."""
+    if exif_transpose:
+        img = ImageOps.exif_transpose(img)
+    return np.asarray(_to_rgb(img), dtype=np.uint8)
+
+
+def resize_legacy(image: np.ndarray, size: int) -> np.ndarray:
+    """idealo's resize: nearest-neighbour straight to size x size (uint8)."""
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST), dtype=np.uint8)
+
+
 def _require_regular_file(path) -> None:
     """A FIFO or device would block or stream forever: refuse anything but a file."""
     import stat
@@ -112,6 +126,17 @@ def load_image(
     Raises:
         ImageDecodeError: unreadable, unsupported, truncated or too large.
     """
+    arr = decode_image(path, lambda img: rgb_array(img, exif_transpose), max_pixels, draft)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageDecodeError(f"unexpected decoded shape {arr.shape}")
+    return arr
+
+
+def decode_image(path, use, max_pixels: int = DEFAULT_MAX_PIXELS, draft=None):
+    """Opens and decodes `path` once (first frame; `max_pixels` and `draft`
+    as in `load_image`) and returns `use(image)` of the loaded Pillow image:
+    several conversions of one decode (e.g. one photo for two models). Any
+    failure, in decoding or in `use`, is an ImageDecodeError with a reason."""
     path = path if hasattr(path, "read") else os.fspath(path)
     if not hasattr(path, "read"):
         _require_regular_file(path)
@@ -138,10 +163,7 @@ def load_image(
                 if need is not None:
                     img.draft("RGB" if img.mode == "RGB" else None, need)
             img.load()
-            if exif_transpose:
-                img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb(img)
-            arr = np.asarray(rgb, dtype=np.uint8)
+            return use(img)
     except ImageDecodeError:
         raise
     except FileNotFoundError:
@@ -152,24 +174,20 @@ def load_image(
         raise ImageDecodeError("not an image file Pillow can identify") from None
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
         raise ImageDecodeError(f"cannot decode: {e}") from None
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ImageDecodeError(f"unexpected decoded shape {arr.shape}")
-    return arr
 
 
-def load_image_legacy(path, size: int = 224) -> np.ndarray:
+def legacy_rgb(img: Image.Image) -> np.ndarray:
+    """idealo's `load_img` pixels of a loaded Pillow image: `convert("RGB")`
+    (no EXIF rotation, transparency dropped), (H, W, 3) uint8."""
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def load_image_legacy(path, size: int = 224, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """idealo's NIMA preprocessing: `keras.utils.load_img(path, target_size)`,
     i.e. RGB conversion, no EXIF rotation, nearest-neighbour resize straight
     to size x size. Used with their published weights for identical scores.
-    `path` may be a binary file object too."""
-    if not hasattr(path, "read"):
-        _require_regular_file(os.fspath(path))
-    try:
-        with Image.open(path if hasattr(path, "read") else os.fspath(path)) as img:
-            img = img.convert("RGB").resize((size, size), Image.NEAREST)
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise ImageDecodeError(f"cannot decode: {e}") from None
+    `path` may be a binary file object too; `max_pixels` as in `load_image`."""
+    return decode_image(path, lambda img: resize_legacy(legacy_rgb(img), size), max_pixels)
 
 
 @dataclass

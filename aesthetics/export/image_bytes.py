@@ -91,7 +91,9 @@ def decode_image_bytes(data, recipe=None):
       a large photo (libjpeg's scaled decode, as Pillow's draft mode);
     - PNG: gray expanded to RGB, transparency composited on white (Pillow's
       alpha_composite over white, in exact arithmetic);
-    - GIF first frame, BMP via tf.io.decode_image.
+    - GIF first frame, BMP via tf.io.decode_image;
+    - with a legacy recipe (idealo's `load_img`), full-scale JPEG decoding and
+      PNG transparency dropped, as `Image.convert("RGB")` does.
 
     Not reproduced: EXIF orientation (the graph cannot read the EXIF tag; send
     upright images), GIF transparency, TIFF/WebP (not decodable in the graph).
@@ -112,6 +114,8 @@ def decode_image_bytes(data, recipe=None):
             lambda: raw[..., -1:],
             lambda: tf.fill(tf.concat([tf.shape(raw)[:2], [1]], 0), tf.constant(255, raw.dtype)),
         )
+        if recipe is not None and recipe.legacy:
+            return rgb  # idealo's load_img: Image.convert("RGB") drops the alpha channel
         rgb, a = tf.cast(rgb, tf.float32), tf.cast(a, tf.float32)
         # Pillow's alpha_composite over opaque white, in exact arithmetic
         # (exactly rgb where a = 255).
@@ -141,10 +145,40 @@ def decode_image_bytes(data, recipe=None):
     return image
 
 
+def _pillow_nearest_indices(n_in, n_out: int):
+    """The source rows (or columns) Pillow's NEAREST resize reads: it walks
+    the source in float64 steps of n_in / n_out from half a step, adding the
+    step once per output pixel (accumulated rounding included), and
+    truncates. tf.image.resize(method="nearest") computes (x + 0.5) * step
+    directly and picks another pixel where that lands on an integer (20 of
+    224 columns for a 640-pixel side)."""
+    import tensorflow as tf
+
+    # Grappler rewrites x / constant as x * (1 / constant), which rounds
+    # differently; a PlaceholderWithDefault is never folded, so this divides
+    out = tf.raw_ops.PlaceholderWithDefault(input=tf.constant(float(n_out), tf.float64), shape=[])
+    step = tf.cast(n_in, tf.float64) / out
+    first = step * 0.5
+    rest = tf.scan(lambda acc, _: acc + step, tf.zeros([n_out - 1], tf.float64), initializer=first)
+    positions = tf.concat([tf.reshape(first, [1]), rest], 0)
+    return tf.minimum(tf.cast(tf.floor(positions), tf.int32), tf.cast(n_in, tf.int32) - 1)
+
+
+def pillow_nearest_resize(image, size: int):
+    """(H, W, C) -> (size, size, C) picking the pixels `Image.resize((size,
+    size), Image.NEAREST)` picks (idealo's `load_img`)."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    rows = tf.gather(image, _pillow_nearest_indices(shape[0], size), axis=0)
+    return tf.gather(rows, _pillow_nearest_indices(shape[1], size), axis=1)
+
+
 def bytes_to_model_input(image_bytes, recipe):
     """A batch of encoded images -> float32 [B, S, S, 3] (S = recipe.image_size),
     the pixels the `predict` pipeline feeds the model: the same resize
-    function, rounding and centre crop (`recipe.resize`)."""
+    function, rounding and centre crop (`recipe.resize`), or idealo's
+    nearest resize for a legacy recipe."""
     import tensorflow as tf
 
     from aesthetics.data.pipeline import resize_image
@@ -157,6 +191,8 @@ def bytes_to_model_input(image_bytes, recipe):
         image_bytes = tf.identity(image_bytes)
 
     def one(data):
+        if recipe.legacy:  # idealo's nearest resize straight to the input size
+            return tf.cast(pillow_nearest_resize(decode_image_bytes(data, recipe), size), tf.float32)
         resized = resize_image(decode_image_bytes(data, recipe), side)
         pixels = tf.cast(tf.cast(tf.round(resized), tf.uint8), tf.float32)
         return pixels[off : off + size, off : off + size]

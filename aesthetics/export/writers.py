@@ -270,11 +270,6 @@ def export_model(
     _check_image_model(model, model_path)
     _check_output(output, fmt, model_path)
     recipe = recipe_of(model)
-    if recipe.legacy:
-        raise ExportError(
-            "models with idealo's legacy preprocessing (nearest resize, no EXIF rotation) "
-            "cannot be exported: the exported graphs resize like `predict`"
-        )
     size = recipe.input_shape[0]  # None: any size (native-resolution recipes)
     metadata = build_metadata(model, fmt, output, model_path=model_path, quantize=quantize)
     metadata["trained_dtype_policy"] = trained_policy or "float32"

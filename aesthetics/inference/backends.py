@@ -1,6 +1,6 @@
 """`predict` backends: which runtime scores the images.
 
-    keras       a `.keras` model (`KerasScorer`)
+    keras       a `.keras` model (`KerasScorer`, in `aesthetics.inference.scoring`)
     savedmodel  an exported SavedModel folder (its `serving_images` signature)
     onnx        an exported `.onnx` file in onnxruntime: no TensorFlow or
                 Keras is imported
@@ -11,7 +11,9 @@ All four are fed by the same loop (`aesthetics.inference.scoring`): Pillow
 decoding and the package's one resize, so a file gets the same pixels, and
 the same score, whichever runtime scores it.
 
-"auto" picks by the model path: a folder -> savedmodel, else the extension.
+"auto" picks by the model path: a folder -> savedmodel, else the extension
+(`resolve_backend`, from `aesthetics.zoo.resolver`, which also resolves
+shipped model names).
 This module imports only numpy and Pillow at load time; TensorFlow is imported
 inside the savedmodel/tflite code paths that need it.
 """
@@ -20,47 +22,17 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from aesthetics.constants import PREDICT_BACKENDS
-from aesthetics.errors import AestheticsError, ConfigError, InputNotFoundError, ModelFileError
+from aesthetics.errors import AestheticsError, ModelFileError
+from aesthetics.inference.scoring import KerasScorer, score_paths  # noqa: F401  (re-exported)
 from aesthetics.models.recipe import Recipe
+from aesthetics.zoo.resolver import resolve_backend  # noqa: F401  (re-exported)
 
 BACKENDS = PREDICT_BACKENDS
-_EXTENSIONS = {".keras": "keras", ".onnx": "onnx", ".tflite": "tflite"}
-
-
-def resolve_backend(model_path, backend: str = "auto") -> str:
-    """The backend for `model_path`: `backend` itself unless "auto"."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend != "auto":
-        return backend
-    path = Path(model_path)
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file():
-            return "savedmodel"
-        raise ModelFileError(f"{path} is a folder without saved_model.pb; not a SavedModel")
-    kind = _EXTENSIONS.get(path.suffix.lower())
-    if kind is None:
-        raise ModelFileError(
-            f"cannot tell the backend of {path} from its extension; expected .keras, .onnx, "
-            f".tflite or a SavedModel folder (or pass --backend)"
-        )
-    return kind
-
-
-def score_files_numpy(scorer, paths: Sequence[str], batch_size: int = 32, legacy: Optional[bool] = None,
-                      max_pixels: Optional[int] = None, workers: Optional[int] = None) -> list[dict]:
-    """Records for `paths` scored by `scorer`, in input order (see
-    `aesthetics.inference.scoring.iter_scored`)."""
-    from aesthetics.inference.scoring import score_paths
-
-    return score_paths(scorer, paths, batch_size=batch_size, legacy=legacy, max_pixels=max_pixels,
-                       workers=workers)
 
 
 def _recipe(model_path, side, embedded: Optional[str] = None) -> Recipe:
@@ -135,19 +107,6 @@ class OnnxScorer:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         out = self.session.run([self.output_name], {self.input_name: images.astype(np.float32)})[0]
         return out.reshape(len(images), -1)
-
-
-class KerasScorer:
-    """A Keras model behind the numpy scoring path (native-resolution
-    recipes, whose photos keep their own sizes)."""
-
-    def __init__(self, model, recipe: Recipe):
-        self.model = model
-        self.recipe = recipe
-        self.image_size = recipe.image_size
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(images), np.float32).reshape(len(images), -1)
 
 
 def _side(shape):
@@ -234,18 +193,3 @@ def load_scorer(backend: str, model_path, threads: Optional[int] = None):
         return SavedModelScorer(model_path)
     raise ValueError(f"backend {backend!r} has no exported-model scorer")
 
-
-def score_with_exported(
-    backend: str,
-    model_path,
-    paths: Sequence[str],
-    batch_size: int = 32,
-    legacy: Optional[bool] = None,
-    max_pixels: Optional[int] = None,
-) -> list[dict]:
-    """Scores files with an exported model (onnx, tflite or savedmodel)."""
-    path = Path(model_path)
-    if not path.exists():
-        raise InputNotFoundError(f"model not found: {path}")
-    return score_files_numpy(load_scorer(backend, path), paths, batch_size=batch_size, legacy=legacy,
-                             max_pixels=max_pixels)

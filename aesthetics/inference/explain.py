@@ -418,17 +418,16 @@ def explain_records(
     return written
 
 
-def cli_explainer(args, model, legacy: bool):
-    """For `aesthetics predict --explain OUT_DIR`: checks that `model` (the
-    Keras model predict scores with) can be explained and returns
-    ``f(records)`` that writes the overlays."""
+def records_explainer(model, out_dir, batch_size: int = 16, legacy: Optional[bool] = None,
+                      max_pixels: Optional[int] = None):
+    """Checks that `model` (a Keras scoring model) can be explained and
+    returns ``f(records)`` that writes each record's overlay into `out_dir`
+    (what `predict --explain` runs on every batch before it is written)."""
     _Explainer(model)  # a model without attention or backbone fails here, before scoring
 
     def run(records):
-        n = explain_records(
-            model, records, args.explain, batch_size=min(args.batch_size, 16),
-            legacy=legacy, max_pixels=args.max_pixels,
-        )
-        log.info("wrote %d explanation image(s) to %s", n, args.explain)
+        n = explain_records(model, records, out_dir, batch_size=batch_size, legacy=legacy,
+                            max_pixels=max_pixels)
+        log.info("wrote %d explanation image(s) to %s", n, out_dir)
 
     return run

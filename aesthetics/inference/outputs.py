@@ -7,7 +7,9 @@ one cut off by a kill: `read_records` drops a last line with no newline
 (a cut CSV row could otherwise read as a shorter, wrong number).
 
     .csv    header, then one row per file: image_id, path, mean, std, error,
-            p1..pN (the distribution)
+            p1..pN (the distribution); a several-model run (records with a
+            group per model) has image_id, path, error, then per model
+            NAME.mean_score_prediction, NAME.std_score_prediction, NAME.p1..
     .jsonl  one JSON object per line
     .json   a JSON list, one record per line (idealo's NIMA output is a
             list too). While the run goes on the list is open: `[` and
@@ -127,25 +129,37 @@ def _csv_records(text: str, path) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "path" not in reader.fieldnames:
         raise OutputError(f"{path}: not a predict CSV (its header has no 'path' column)")
-    bins = sorted((f for f in reader.fieldnames if f[:1] == "p" and f[1:].isdigit()),
-                  key=lambda f: int(f[1:]))
+    groups = list(dict.fromkeys(f.rsplit(".", 1)[0] for f in reader.fieldnames
+                                if f.endswith(".mean_score_prediction")))
     records = []
     for row in reader:
         rec = {"image_id": row.get("image_id") or "", "path": row.get("path") or ""}
         try:
             if row.get("error"):
                 rec["error"] = row["error"]
+            elif groups:
+                for group in groups:
+                    rec[group] = _csv_scores(row, reader.fieldnames, f"{group}.")
             else:
-                rec["mean_score_prediction"] = float(row["mean_score_prediction"])
-                if row.get("std_score_prediction"):
-                    rec["std_score_prediction"] = float(row["std_score_prediction"])
-                dist = [float(row[b]) for b in bins if row.get(b)]
-                if dist:
-                    rec["distribution"] = dist
-        except (TypeError, ValueError):
+                rec.update(_csv_scores(row, reader.fieldnames, ""))
+        except (TypeError, ValueError, KeyError):
             raise OutputError(f"{path}, line {reader.line_num}: not a predict record") from None
         records.append(rec)
     return records
+
+
+def _csv_scores(row: dict, fields, prefix: str) -> dict:
+    """mean, std and distribution of one model from a CSV row's columns
+    named PREFIXmean_score_prediction, PREFIXstd_score_prediction, PREFIXp1.."""
+    bins = sorted((f for f in fields if f.startswith(prefix) and f[len(prefix):][:1] == "p"
+                   and f[len(prefix) + 1:].isdigit()), key=lambda f: int(f[len(prefix) + 1:]))
+    out = {"mean_score_prediction": float(row[f"{prefix}mean_score_prediction"])}
+    if row.get(f"{prefix}std_score_prediction"):
+        out["std_score_prediction"] = float(row[f"{prefix}std_score_prediction"])
+    dist = [float(row[b]) for b in bins if row.get(b)]
+    if dist:
+        out["distribution"] = dist
+    return out
 
 
 # ----------------------------------------------------------------------------- writing
@@ -160,16 +174,23 @@ class RecordWriter:
 
     Args:
         path: the output file (.csv, .jsonl or .json).
-        bins: distribution bins, for the CSV's p1..pN columns (0: none).
+        bins: distribution bins, for the CSV's p1..pN columns (0: none); for
+            a several-model run, {group name: bins} (CSV columns NAME.*).
         keep: records to start with (a resumed run's earlier results).
     """
 
-    def __init__(self, path, bins: int = 0, keep: Iterable[dict] = ()):
+    def __init__(self, path, bins=0, keep: Iterable[dict] = ()):
         self.path = Path(path)
         self.format = output_format(self.path)
-        self.bins = int(bins)
+        self.groups = dict(bins) if isinstance(bins, dict) else None
+        self.bins = 0 if self.groups is not None else int(bins)
         self.count = 0
-        self._csv_fields = CSV_FIELDS + [f"p{i}" for i in range(1, self.bins + 1)]
+        if self.groups is not None:
+            self._csv_fields = ["image_id", "path", "error"] + [
+                f"{g}.{f}" for g, n in self.groups.items()
+                for f in ["mean_score_prediction", "std_score_prediction"] + [f"p{i}" for i in range(1, n + 1)]]
+        else:
+            self._csv_fields = CSV_FIELDS + [f"p{i}" for i in range(1, self.bins + 1)]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             with tmp.open("w", encoding="utf-8", newline="") as f:
@@ -196,14 +217,26 @@ class RecordWriter:
             writer = csv.DictWriter(self._file, fieldnames=self._csv_fields, lineterminator="\n",
                                     extrasaction="ignore")
             for rec in records:
-                row = {k: _csv_value(rec.get(k)) for k in CSV_FIELDS}
-                for i, p in enumerate(rec.get("distribution") or [], 1):
-                    row[f"p{i}"] = p
-                writer.writerow(row)
+                writer.writerow(self._csv_row(rec))
         else:
             tail = "," if self.format == ".json" else ""
             self._file.write("".join(_json_line(r) + tail + "\n" for r in records))
         self.count += len(records)
+
+    def _csv_row(self, rec: dict) -> dict:
+        if self.groups is None:
+            row = {k: _csv_value(rec.get(k)) for k in CSV_FIELDS}
+            for i, p in enumerate(rec.get("distribution") or [], 1):
+                row[f"p{i}"] = p
+            return row
+        row = {k: _csv_value(rec.get(k)) for k in ("image_id", "path", "error")}
+        for group in self.groups:
+            scores = rec.get(group) or {}
+            for key in ("mean_score_prediction", "std_score_prediction"):
+                row[f"{group}.{key}"] = _csv_value(scores.get(key))
+            for i, p in enumerate(scores.get("distribution") or [], 1):
+                row[f"{group}.p{i}"] = p
+        return row
 
     def write(self, records: list[dict]) -> None:
         """Appends and flushes (an OSError, e.g. a full disk, reaches the caller)."""
@@ -252,8 +285,20 @@ def _csv_value(value) -> str:
     return value
 
 
-def write_records(records: list[dict], output, bins: Optional[int] = None) -> None:
+def record_bins(records: list[dict]):
+    """The `bins` of `RecordWriter` for these records: the longest
+    distribution, or {group: its longest} for several-model records."""
+    groups: dict = {}
+    for r in records:
+        for g in (k for k, v in r.items() if isinstance(v, dict) and "mean_score_prediction" in v):
+            groups[g] = max(groups.get(g, 0), len(r[g].get("distribution") or []))
+    if groups:
+        return groups
+    return max((len(r.get("distribution") or []) for r in records), default=0)
+
+
+def write_records(records: list[dict], output, bins=None) -> None:
     """Writes a whole list of records at once (atomically)."""
     if bins is None:
-        bins = max((len(r.get("distribution") or []) for r in records), default=0)
+        bins = record_bins(records)
     RecordWriter(output, bins, keep=records).close()

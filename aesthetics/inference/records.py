@@ -117,14 +117,34 @@ def records_from_outputs(paths, outputs: dict, failures: dict, ids=None) -> list
     return records
 
 
+def groups_of(record: dict) -> list[str]:
+    """The model groups of a several-model record (`aesthetics.inference.multi`), in order."""
+    return [k for k, v in record.items() if isinstance(v, dict) and "mean_score_prediction" in v]
+
+
 def is_scored(record: dict) -> bool:
-    return "error" not in record and record.get("mean_score_prediction") is not None
+    if "error" in record:
+        return False
+    return record.get("mean_score_prediction") is not None or bool(groups_of(record))
+
+
+def score_view(record: dict, group: str) -> dict:
+    """A several-model record as a one-model record of `group` (what the
+    ranking, selection and report code reads); other records as they are."""
+    if "error" in record or group is None or group not in record:
+        return record
+    return {"image_id": record.get("image_id"), "path": record.get("path"), **record[group]}
 
 
 def format_line(rec: dict) -> str:
-    """One human-readable line: mean ± std and the file (or its error)."""
+    """One human-readable line: mean ± std and the file (or its error); a
+    several-model record shows each model's mean by name."""
     if "error" in rec:
         return f"   error       {rec['path']}: {rec['error']}"
+    groups = groups_of(rec)
+    if groups:
+        scores = "  ".join(f"{g} {rec[g]['mean_score_prediction']:6.3f}" for g in groups)
+        return f"{scores}  {rec['path']}"
     if rec.get("std_score_prediction") is not None:
         return f"{rec['mean_score_prediction']:7.3f} ± {rec['std_score_prediction']:.3f}  {rec['path']}"
     return f"{rec['mean_score_prediction']:7.3f}          {rec['path']}"

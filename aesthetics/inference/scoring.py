@@ -10,8 +10,8 @@ memory does not grow with the number of files. A file that cannot be read,
 decoded or named is one error record, never the end of the run.
 
 A scorer is any callable float32 (B, H, W, 3) in [0, 255] -> (B, bins) or
-(B, 1) with a `recipe` attribute: `KerasScorer`, `OnnxScorer`, `TFLiteScorer`,
-`SavedModelScorer` (`aesthetics.inference.backends`). The keras, savedmodel,
+(B, 1) with a `recipe` attribute: `KerasScorer` (here, for a Keras model),
+`OnnxScorer`, `TFLiteScorer`, `SavedModelScorer` (`aesthetics.inference.backends`). The keras, savedmodel,
 onnx and tflite backends therefore get the same pixels for the same file.
 
 This module imports only numpy and Pillow (the ONNX path stays TF-free).
@@ -44,7 +44,7 @@ def load_for_model(path, recipe: Recipe, max_pixels: int = DEFAULT_MAX_PIXELS) -
 def _load_uint8(path, recipe: Recipe, max_pixels: int) -> np.ndarray:
     """`load_for_model` as uint8 (the photos waiting for their batch)."""
     if recipe.legacy:
-        return load_image_legacy(path, recipe.image_size)
+        return load_image_legacy(path, recipe.image_size, max_pixels)
     image = load_image(path, max_pixels=max_pixels, draft=lambda w, h: draft_size(recipe, w, h))
     return prepare_photo(image, recipe)
 
@@ -84,44 +84,47 @@ def with_recipe(scorer, legacy: Optional[bool]):
     return recipe
 
 
-def iter_scored(
+def iter_outputs(
     scorer,
     paths: Sequence,
     batch_size: int = 32,
     legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     workers: Optional[int] = None,
-    ids: Optional[Sequence[str]] = None,
-) -> Iterator[list[dict]]:
-    """Yields lists of records, one list per model call (with the error
-    records of the files that failed since the previous one); every path
-    gets exactly one record.
+) -> Iterator[list[tuple]]:
+    """The scoring loop: yields lists of ``(index, output_row, error)``, one
+    list per model call (with the files that failed since the previous one:
+    ``output_row`` None and ``error`` the reason); every path's index comes
+    exactly once. Decoding runs in `workers` threads ahead of the model.
 
     Args:
-        scorer: callable on float32 (B, H, W, 3) batches with a `recipe`.
+        scorer: callable on float32 (B, H, W, 3) batches with a `recipe`
+            (a scoring model, or any model the recipe prepares photos for,
+            e.g. a feature extractor).
         paths: image files.
         batch_size: photos per model call (photos of different shapes, with
             a native-resolution recipe, are never batched together).
         legacy: override the recipe's idealo-preprocessing flag.
         max_pixels: refuse larger images (decompression bombs).
         workers: decoding threads (default: the CPU count, at most 8).
-        ids: the records' image ids (default `image_ids(paths)`).
     """
-    recipe = with_recipe(scorer, legacy)
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     workers = workers or min(8, os.cpu_count() or 1)
-    ids = list(ids) if ids is not None else image_ids(paths)
-    loader = lambda p: _load_uint8(p, recipe, max_pixels)  # noqa: E731
+    if hasattr(scorer, "load"):  # several models (inference.multi): a tuple of inputs per photo
+        loader = lambda p: scorer.load(p, max_pixels)  # noqa: E731
+    else:
+        recipe = with_recipe(scorer, legacy)
+        loader = lambda p: _load_uint8(p, recipe, max_pixels)  # noqa: E731
     images, index, done = [], [], []
 
-    def run_batch() -> list[dict]:
+    def run_batch() -> list[tuple]:
         try:
-            batch_pixels = np.stack(images).astype(np.float32)  # uint8 until here: 1/4 the memory
+            batch_pixels = _stacked(images)  # uint8 until here: 1/4 the memory
             pred = np.asarray(scorer(batch_pixels), dtype=np.float32).reshape(len(images), -1)
-            batch = [make_record(paths[i], ids[i], row) for i, row in zip(index, pred)]
+            batch = [(i, row, None) for i, row in zip(index, pred)]
         except Exception as e:  # the runtime rejected the batch: its files fail, the run goes on
             reason = f"the model could not score this photo ({type(e).__name__}: {e})"
-            batch = [error_record(paths[i], ids[i], reason) for i in index]
+            batch = [(i, None, reason) for i in index]
         images.clear()
         index.clear()
         return batch
@@ -129,12 +132,12 @@ def iter_scored(
     window = max(2 * batch_size, 2 * workers)
     for i, image, error in _loaded_in_order(paths, loader, workers, window):
         if error is not None:
-            done.append(error_record(paths[i], ids[i], error))
+            done.append((i, None, error))
             if len(done) >= batch_size:  # failures piling up are handed on too
                 yield done
                 done = []
             continue
-        if images and image.shape != images[0].shape:
+        if images and _shape(image) != _shape(images[0]):
             # native-resolution recipes: a batch holds photos of one size
             yield done + run_batch()  # handed on after every model call
             done = []
@@ -149,6 +152,36 @@ def iter_scored(
         yield done
 
 
+def _shape(image):
+    return tuple(part.shape for part in image) if isinstance(image, tuple) else image.shape
+
+
+def _stacked(images):
+    """float32 batch(es) of same-shape photos (a tuple of batches for a tuple per photo)."""
+    if isinstance(images[0], tuple):
+        return tuple(np.stack(parts).astype(np.float32) for parts in zip(*images))
+    return np.stack(images).astype(np.float32)
+
+
+def iter_scored(
+    scorer,
+    paths: Sequence,
+    batch_size: int = 32,
+    legacy: Optional[bool] = None,
+    max_pixels: Optional[int] = None,
+    workers: Optional[int] = None,
+    ids: Optional[Sequence[str]] = None,
+) -> Iterator[list[dict]]:
+    """`iter_outputs` as records (`aesthetics.inference.records`): one list
+    per model call, every path exactly one record; `ids` are the records'
+    image ids (default `image_ids(paths)`)."""
+    ids = list(ids) if ids is not None else image_ids(paths)
+    record = getattr(scorer, "make_record", make_record)  # a model group's records have a group per model
+    for batch in iter_outputs(scorer, paths, batch_size, legacy, max_pixels, workers):
+        yield [record(paths[i], ids[i], row) if error is None else error_record(paths[i], ids[i], error)
+               for i, row, error in batch]
+
+
 def score_paths(scorer, paths: Sequence, batch_size: int = 32, legacy: Optional[bool] = None,
                 max_pixels: Optional[int] = None, workers: Optional[int] = None) -> list[dict]:
     """All records of `iter_scored`, in input order."""
@@ -158,10 +191,23 @@ def score_paths(scorer, paths: Sequence, batch_size: int = 32, legacy: Optional[
     return sorted(records, key=lambda r: order[r["path"]])
 
 
+class KerasScorer:
+    """A Keras model behind the scoring loop (native-resolution recipes,
+    whose photos keep their own sizes)."""
+
+    def __init__(self, model, recipe: Recipe):
+        self.model = model
+        self.recipe = recipe
+        self.image_size = recipe.image_size
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(images), np.float32).reshape(len(images), -1)
+
+
 def as_scorer(model, recipe=None):
     """A scorer for a Keras model; anything else is taken to be one already."""
     if hasattr(model, "predict_on_batch"):  # a Keras model
-        from aesthetics.inference.backends import KerasScorer
+        # lazy: models.scorer imports Keras, which this TF-free loop must not
         from aesthetics.models.scorer import recipe_of
 
         return KerasScorer(model, recipe or recipe_of(model))

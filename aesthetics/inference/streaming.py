@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from aesthetics.inference.outputs import RecordWriter, read_records
-from aesthetics.inference.records import image_ids, is_scored, printable_path
+from aesthetics.errors import OutputError
+from aesthetics.inference.records import groups_of, image_ids, is_scored, printable_path
 from aesthetics.inference.scoring import iter_scored
 
 log = logging.getLogger("aesthetics")
@@ -60,12 +61,22 @@ class RunSummary:
         return text
 
 
-def plan_resume(output, paths: Sequence) -> tuple[list[dict], list[int]]:
-    """(records to keep from `output`, indexes of `paths` still to score)."""
+def plan_resume(output, paths: Sequence, groups: Optional[Sequence[str]] = None) -> tuple[list[dict], list[int]]:
+    """(records to keep from `output`, indexes of `paths` still to score).
+    `groups`: the model groups of a several-model run (None: one model); an
+    output scored by another set of models is refused (its records would
+    not line up)."""
     inputs = {_same_file(p) for p in paths}
     kept: dict = {}
     foreign = []  # records without a path (another tool's JSON): kept as they are
-    for rec in read_records(output):
+    records = read_records(output)
+    written = next((groups_of(r) for r in records if is_scored(r)), None)
+    if written is not None and written != list(groups or []):
+        by = f"the models {', '.join(written)}" if written else "one model"
+        now = f"the models {', '.join(groups)}" if groups else "one model"
+        raise OutputError(f"--resume: {output} was scored by {by}, this run scores with {now}; "
+                          "resume with the same --model, or pass --overwrite")
+    for rec in records:
         path = rec.get("path")
         if not path:
             foreign.append(rec)
@@ -110,7 +121,8 @@ def stream_to_output(
     the summary attached to it as `exc.summary`.
     """
     ids = image_ids(paths)  # of all inputs, so a resumed run gives the same ids
-    keep, todo = plan_resume(output, paths) if (output is not None and resume) else ([], range(len(paths)))
+    groups = getattr(scorer, "names", None)  # a ScorerGroup's model groups
+    keep, todo = plan_resume(output, paths, groups) if (output is not None and resume) else ([], range(len(paths)))
     summary = RunSummary(total=len(paths), kept=sum(is_scored(r) for r in keep),
                          output=Path(output) if output is not None else None)
     writer = RecordWriter(output, bins, keep=keep) if output is not None else None

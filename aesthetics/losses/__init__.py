@@ -1,4 +1,6 @@
 """Training losses by name (`get_loss`); importing registers them for `.keras`
-deserialisation. Score-distribution losses live in `distribution`."""
+deserialisation. Score-distribution losses live in `distribution`; the names
+and option schemas in `aesthetics.catalog.LOSSES`."""
 
-from aesthetics.losses.distribution import LOSSES, get_loss, register_loss  # noqa: F401
+from aesthetics.catalog import LOSSES, register_loss  # noqa: F401
+from aesthetics.losses.distribution import get_loss  # noqa: F401

@@ -4,7 +4,8 @@ All take ``y_true`` and ``y_pred`` of shape (batch, num_bins) with rows that are
 probability distributions over scores 1..num_bins, compute in float32 whatever
 the model's compute dtype, and have finite gradients when ``y_pred == y_true``.
 
-Select by name in a config: ``"train": {"loss": "emd", "loss_options": {"r": 2}}``.
+Select by name in a config: ``"train": {"loss": "emd", "loss_options": {"r": 2}}``;
+the names and option schemas are registered in `aesthetics.catalog`.
 """
 
 from __future__ import annotations
@@ -75,23 +76,14 @@ class EMDLoss(_DistributionLoss):
         super().__init__(name=name, r=r, **kwargs)
 
 
-# name -> Loss class; other modules add theirs with `register_loss`.
-LOSSES: dict[str, type] = {"emd": EMDLoss}
-
-
-def register_loss(name: str):
-    def wrap(cls):
-        LOSSES[name] = cls
-        return cls
-
-    return wrap
-
-
 def get_loss(name: str, **options) -> keras.losses.Loss:
-    """Builds a registered loss by name with its options."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
-    return LOSSES[name](**options)
+    """Builds the loss registered as `name` (`aesthetics.catalog.LOSSES`) with
+    its options, checked against the loss's schema first."""
+    from aesthetics.catalog import LOSSES
+
+    entry = LOSSES.get(name, "train.loss")
+    return entry.load()(**{k: v for k, v in entry.resolve_options(options, "train.loss_options").items()
+                           if k in options})
 
 
 # --- TANet-style losses (issue #4) -------------------------------------------
@@ -175,7 +167,6 @@ def combined_loss(
     )
 
 
-@register_loss("cdf")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class CDFLoss(_DistributionLoss):
     """Keras loss wrapper of `cdf_loss` (no args)."""
@@ -186,7 +177,6 @@ class CDFLoss(_DistributionLoss):
         super().__init__(name=name, **kwargs)
 
 
-@register_loss("emd_r1")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class EMDR1Loss(EMDLoss):
     """`EMDLoss` with r=1 by default (the L1 distance between CDFs)."""
@@ -195,7 +185,6 @@ class EMDR1Loss(EMDLoss):
         super().__init__(r=r, name=name, **kwargs)
 
 
-@register_loss("mixed_mean")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class MixedMeanLoss(_DistributionLoss):
     """Keras loss wrapper of `mixed_mean_loss` (args: normalize=True)."""
@@ -206,7 +195,6 @@ class MixedMeanLoss(_DistributionLoss):
         super().__init__(name=name, normalize=normalize, **kwargs)
 
 
-@register_loss("combined")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class CombinedLoss(_DistributionLoss):
     """Keras loss wrapper of `combined_loss` (args: distribution_weight=1.0,
@@ -233,7 +221,6 @@ class CombinedLoss(_DistributionLoss):
         )
 
 
-@register_loss("mse")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class MeanMSELoss(_DistributionLoss):
     """Keras loss wrapper of `mean_mse_loss` (args: normalize=True)."""
@@ -244,7 +231,6 @@ class MeanMSELoss(_DistributionLoss):
         super().__init__(name=name, normalize=normalize, **kwargs)
 
 
-@register_loss("l1")
 @keras.saving.register_keras_serializable(package="aesthetics")
 class MeanL1Loss(_DistributionLoss):
     """Keras loss wrapper of `mean_l1_loss` (args: normalize=True)."""

@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import keras
 
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    constructor: Callable
-    preprocess: str  # a `BackbonePreprocess` mode
-    accepts_alpha: bool = False
-
-
-def _app(name):
-    return lambda **kw: getattr(keras.applications, name)(**kw)
-
-
-BACKBONES = {
-    "mobilenet": BackboneSpec(_app("MobileNet"), "tf", accepts_alpha=True),
-    "mobilenet_v2": BackboneSpec(_app("MobileNetV2"), "tf", accepts_alpha=True),
-    "mobilenet_v3_small": BackboneSpec(_app("MobileNetV3Small"), "none", True),
-    "mobilenet_v3_large": BackboneSpec(_app("MobileNetV3Large"), "none", True),
-    "efficientnet_b0": BackboneSpec(_app("EfficientNetB0"), "none"),
-    "efficientnet_b1": BackboneSpec(_app("EfficientNetB1"), "none"),
-    "efficientnet_b2": BackboneSpec(_app("EfficientNetB2"), "none"),
-    "efficientnet_v2_b0": BackboneSpec(_app("EfficientNetV2B0"), "none"),
-    "resnet50": BackboneSpec(_app("ResNet50"), "caffe"),
-    "resnet50_v2": BackboneSpec(_app("ResNet50V2"), "tf"),
-    "inception_v3": BackboneSpec(_app("InceptionV3"), "tf"),
-    "inception_resnet_v2": BackboneSpec(_app("InceptionResNetV2"), "tf"),
-    "xception": BackboneSpec(_app("Xception"), "tf"),
-    "densenet121": BackboneSpec(_app("DenseNet121"), "torch"),
-    "convnext_tiny": BackboneSpec(_app("ConvNeXtTiny"), "none"),
-    "vgg16": BackboneSpec(_app("VGG16"), "caffe"),
-}
-
-# Accept the spellings people type: "MobileNetV2", "mobilenetv2", "efficientnetb0".
-_ALIASES = {k.replace("_", ""): k for k in BACKBONES}
-
-
-from aesthetics.errors import ConfigError, InputNotFoundError, WeightsUnavailableError  # noqa: E402,F401
+from aesthetics.catalog import BACKBONES  # the one list of backbones, with their facts
+from aesthetics.errors import ConfigError, InputNotFoundError, WeightsUnavailableError  # noqa: F401
 
 
 def canonical_backbone_name(name: str) -> str:
-    key = name.lower().replace("-", "_")
-    if key in BACKBONES:
-        return key
-    key = key.replace("_", "")
-    if key in _ALIASES:
-        return _ALIASES[key]
-    raise ConfigError(f"model.backbone: unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    """The registered name a spelling means ("MobileNetV2" -> "mobilenet_v2");
+    a ConfigError naming model.backbone otherwise."""
+    return BACKBONES.get(name, "model.backbone").name
 
 
 def backbone_preprocess_mode(name: str) -> str:
-    return BACKBONES[canonical_backbone_name(name)].preprocess
+    return BACKBONES.get(name, "model.backbone").extra["preprocess"]
+
+
+def accepts_alpha(name: str) -> bool:
+    return bool(BACKBONES.get(name, "model.backbone").extra.get("accepts_alpha"))
 
 
 def build_backbone(
@@ -69,7 +34,8 @@ def build_backbone(
     """Returns the backbone without its top, outputting the last feature map.
 
     Args:
-        name: a key of `BACKBONES` (case and underscores are forgiving).
+        name: a backbone in `aesthetics.catalog.BACKBONES` (case and
+            underscores are forgiving).
         input_shape: (height, width, 3).
         weights: "imagenet" (downloaded by Keras, cached in ~/.keras/models),
             None (random init), or a path to a local weights file: a Keras 3
@@ -78,10 +44,10 @@ def build_backbone(
 
     The returned model is named "backbone" so training code can freeze it.
     """
-    key = canonical_backbone_name(name)
-    spec = BACKBONES[key]
+    entry = BACKBONES.get(name, "model.backbone")
+    key = entry.name
     kwargs = dict(include_top=False, input_shape=tuple(input_shape), pooling=None)
-    if spec.accepts_alpha:
+    if entry.extra.get("accepts_alpha"):
         kwargs["alpha"] = alpha
     elif alpha != 1.0:
         raise ConfigError(f"model.alpha: backbone {key!r} has no width multiplier (alpha={alpha})")
@@ -99,7 +65,7 @@ def build_backbone(
         weights = None
 
     try:
-        model = spec.constructor(weights=weights, **kwargs)
+        model = entry.load()(weights=weights, **kwargs)
     except Exception as e:  # Keras raises several types for a failed download
         if weights == "imagenet" and _looks_like_download_error(e):
             raise WeightsUnavailableError(
@@ -120,19 +86,54 @@ def build_backbone(
 
 def load_bundled_weights(backbone: keras.Model, name: str, alpha: float) -> int:
     """Copies the default shipped model's backbone weights into `backbone`
-    (the same architecture and width): fine-tuning works offline."""
-    from aesthetics import zoo
-    from aesthetics.inference.loading import load_model
-    from aesthetics.training.weights import copy_weights_by_name
+    (the same architecture and width): fine-tuning works offline.
 
-    shipped = load_model(zoo.model_path(zoo.DEFAULT_MODEL, "keras"))
-    config = shipped.model_config
-    if canonical_backbone_name(config.backbone) != name or config.alpha != alpha:
+    Read straight from the shipped `.keras` file (its config.json and the
+    nested model's group of model.weights.h5), so loading a backbone never
+    needs the whole scoring model, nor `aesthetics.inference`."""
+    import json
+    import tempfile
+    import zipfile
+
+    from aesthetics import zoo
+    from aesthetics.errors import ModelFileError
+
+    path = zoo.model_path(zoo.DEFAULT_MODEL, "keras")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))["config"]["model_config"]
+            weights = archive.read("model.weights.h5")
+        shipped, shipped_alpha = config["backbone"], config["alpha"]
+    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: cannot read the bundled backbone ({type(e).__name__}: {e})") from None
+    if canonical_backbone_name(shipped) != name or shipped_alpha != alpha:
         raise ConfigError(
-            f"model.backbone_weights: 'bundled' holds a {config.backbone} (alpha {config.alpha}) "
-            f"backbone, not {name} (alpha {alpha}); pass model.backbone={config.backbone}"
+            f"model.backbone_weights: 'bundled' holds a {shipped} (alpha {shipped_alpha}) "
+            f"backbone, not {name} (alpha {alpha}); pass model.backbone={shipped}"
         )
-    return copy_weights_by_name(shipped.get_layer("backbone"), backbone)
+    with tempfile.TemporaryDirectory(prefix="aesthetics-bundled-") as folder:
+        target = Path(folder) / "backbone.weights.h5"
+        _nested_model_weights(weights, target, path)
+        backbone.load_weights(str(target))
+    return len(backbone.weights)
+
+
+def _nested_model_weights(weights: bytes, target: Path, source) -> None:
+    """Writes the weights of the one nested model (the "backbone" sub-model)
+    of a `.keras` file's model.weights.h5 as a `.weights.h5` of its own."""
+    import io
+
+    import h5py
+
+    from aesthetics.errors import ModelFileError
+
+    with h5py.File(io.BytesIO(weights), "r") as src, h5py.File(target, "w") as dst:
+        layers = src["layers"]
+        nested = [key for key in layers if isinstance(layers[key], h5py.Group) and "layers" in layers[key]]
+        if len(nested) != 1:
+            raise ModelFileError(f"{source}: expected one nested backbone model, found {len(nested)}")
+        for key in layers[nested[0]]:
+            src.copy(layers[nested[0]][key], dst, name=key)
 
 
 def _looks_like_download_error(e: Exception) -> bool:

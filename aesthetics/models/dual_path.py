@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import keras
 
+from aesthetics.catalog import MODELS
 from aesthetics.config import ModelConfig
 from aesthetics.errors import ConfigError, ModelFileError
 from aesthetics.layers.adaptive_fusion import AdaptiveFusion
@@ -57,13 +58,13 @@ from aesthetics.models.backbones import (
     canonical_backbone_name,
 )
 from aesthetics.models.nima import image_input, score_head
-from aesthetics.models.registry import register_model
 
 # Backbone -> layer giving the local (stride 16) feature map: the last layer
 # before the final stride-2 stage. "name:input" means that layer's input
 # (ConvNeXt's residual adds are ops, not named layers).
 LOCAL_LAYERS = {
     "mobilenet": "conv_pw_11_relu",
+    "mobilenet_keras21": "conv_pw_11_relu",
     "mobilenet_v2": "block_13_expand_relu",
     "mobilenet_v3_small": "expanded_conv_7_add",
     "mobilenet_v3_large": "expanded_conv_11_add",
@@ -81,59 +82,10 @@ LOCAL_LAYERS = {
     "vgg16": "block5_conv3",
 }
 
-DEFAULT_OPTIONS = {
-    "use_local_path": True,
-    "use_attention": True,
-    "use_adain": True,
-    "use_non_local": True,
-    "non_local_blocks": 1,
-    "non_local_inter_channels": None,
-    "non_local_subsample": False,
-    "non_local_bn": False,
-    "local_layer": None,
-    "local_channels": None,
-    "attention_hidden": None,
-    "adain_on": "vector",
-}
-
-_BOOL_OPTIONS = [k for k, v in DEFAULT_OPTIONS.items() if isinstance(v, bool)]
-
-
 def resolve_options(options: dict | None) -> dict:
-    """Defaults merged with `options`, validated (unknown keys are an error)."""
-    options = dict(options or {})
-    unknown = set(options) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"dual_path: unknown option(s) {sorted(unknown)}; "
-            f"valid: {sorted(DEFAULT_OPTIONS)}"
-        )
-    resolved = {**DEFAULT_OPTIONS, **options}
-    for key in _BOOL_OPTIONS:
-        value = resolved[key]
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        if not isinstance(value, bool):
-            raise ConfigError(f"dual_path: option {key} must be true/false, got {value!r}")
-        resolved[key] = value
-    if int(resolved["non_local_blocks"]) < 0:
-        raise ConfigError("dual_path: non_local_blocks must be >= 0")
-    resolved["non_local_blocks"] = int(resolved["non_local_blocks"])
-    if resolved["adain_on"] not in ("vector", "map"):
-        raise ConfigError(
-            f"dual_path: adain_on must be 'vector' or 'map', got {resolved['adain_on']!r}"
-        )
-    if (
-        resolved["use_local_path"]
-        and resolved["use_adain"]
-        and resolved["adain_on"] == "map"
-        and not resolved["use_attention"]
-    ):
-        raise ConfigError(
-            "dual_path: adain_on='map' needs use_attention=true (average pooling "
-            "of an instance-normalised map discards the local content)"
-        )
-    return resolved
+    """The defaults merged with `options`, checked against dual_path's schema
+    in `aesthetics.catalog` (unknown keys are an error naming the key)."""
+    return MODELS.get("dual_path").resolve_options(options, "model.options")
 
 
 def _local_tensor(backbone: keras.Model, backbone_name: str, local_layer=None):
@@ -197,7 +149,6 @@ def build_feature_extractor(
     return keras.Model(backbone.inputs, [local, backbone.outputs[0]], name="backbone")
 
 
-@register_model("dual_path")
 def build_dual_path(config: ModelConfig, image_size: int = 224) -> keras.Model:
     """Builds the dual-path model (see the module docstring for the options).
 

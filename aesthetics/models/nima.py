@@ -21,37 +21,26 @@ from typing import Optional
 
 import keras
 
+from aesthetics.catalog import MODELS
 from aesthetics.config import ModelConfig
 from aesthetics.errors import ConfigError
 from aesthetics.layers.mean_std_pooling import MeanStdPooling
 from aesthetics.layers.preprocess import BackbonePreprocess
 from aesthetics.models.backbones import backbone_preprocess_mode, build_backbone
-from aesthetics.models.registry import register_model
-
-DEFAULT_OPTIONS = {"pooling": "avg", "pool_layers": []}
-POOLINGS = ("avg", "mean_std")
-
 
 def resolve_options(options: Optional[dict]) -> dict:
-    options = dict(options or {})
-    unknown = set(options) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise ConfigError(f"model.options: unknown nima option(s) {sorted(unknown)}; valid: {sorted(DEFAULT_OPTIONS)}")
-    resolved = {**DEFAULT_OPTIONS, **options}
-    if resolved["pooling"] not in POOLINGS:
-        raise ConfigError(f"model.options.pooling: expected one of {list(POOLINGS)}, got {resolved['pooling']!r}")
-    layers = resolved["pool_layers"]
-    if not isinstance(layers, list) or not all(isinstance(n, str) and n for n in layers):
-        raise ConfigError(f"model.options.pool_layers: expected a list of layer names, got {layers!r}")
-    return resolved
+    """The defaults merged with `options`, checked against nima's schema in
+    `aesthetics.catalog` (a ConfigError naming model.options.KEY)."""
+    return MODELS.get("nima").resolve_options(options, "model.options")
 
 
-def score_head(features, num_bins: int, dropout: float):
-    """Dropout + Dense softmax over score bins, kept in float32 so the
-    distribution (and the EMD on it) stays accurate under mixed precision."""
+def score_head(features, num_bins: int, dropout: float, kernel_regularizer=None):
+    """Dropout ("head_dropout") + Dense softmax over score bins ("scores"),
+    kept in float32 so the distribution (and the EMD on it) stays accurate
+    under mixed precision. Also the head `training.frozen_head` fits."""
     x = keras.layers.Dropout(dropout, name="head_dropout")(features)
     return keras.layers.Dense(
-        num_bins, activation="softmax", dtype="float32", name="scores"
+        num_bins, activation="softmax", dtype="float32", name="scores", kernel_regularizer=kernel_regularizer
     )(x)
 
 
@@ -73,7 +62,6 @@ def _feature_backbone(backbone: keras.Model, pool_layers) -> keras.Model:
     return keras.Model(backbone.inputs, [*maps, backbone.outputs[0]], name="backbone")
 
 
-@register_model("nima")
 def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Model:
     """Builds NIMA (see the module docstring for the options).
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from aesthetics.constants import (
+    MAX_BINS,
+    MAX_SIDE,
+    MIN_IMAGE_SIZE,
     NATIVE_MAX_SIDE,
     NATIVE_MIN_SIDE,
     NIMA_IMAGE_SIZE,
@@ -26,10 +29,10 @@ from aesthetics.constants import (
 from aesthetics.errors import ModelFileError
 
 OUTPUT_KINDS = ("distribution", "score")
-# Bounds for recipes read from files: an absurd size must not allocate
-# gigabytes before anything else can complain.
-MAX_IMAGE_SIDE = 4096
-MAX_BINS = 1000
+# Bounds for recipes read from files (the limits config validation uses,
+# from aesthetics.constants): an absurd size must not allocate gigabytes
+# before anything else can complain.
+MAX_IMAGE_SIDE = MAX_SIDE
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,14 @@ def _is_int(v) -> bool:
 
 def _problems(r: Recipe) -> list:
     out = []
-    if not _is_int(r.image_size) or not 8 <= r.image_size <= MAX_IMAGE_SIDE:
-        out.append(f"image_size must be an integer in [8, {MAX_IMAGE_SIDE}], got {r.image_size!r}")
+    if not _is_int(r.image_size) or not MIN_IMAGE_SIZE <= r.image_size <= MAX_IMAGE_SIDE:
+        out.append(f"image_size must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIDE}], got {r.image_size!r}")
     if r.resize not in RECIPE_RESIZE_POLICIES:
         out.append(f"resize must be one of {list(RECIPE_RESIZE_POLICIES)}, got {r.resize!r}")
     if not _is_int(r.max_side) or not NATIVE_MIN_SIDE <= r.max_side <= 2 * MAX_IMAGE_SIDE:
         out.append(f"max_side must be an integer in [{NATIVE_MIN_SIDE}, {2 * MAX_IMAGE_SIDE}], got {r.max_side!r}")
-    if not _is_int(r.resize_to) or not 8 <= r.resize_to <= MAX_IMAGE_SIDE:
-        out.append(f"resize_to must be an integer in [8, {MAX_IMAGE_SIDE}], got {r.resize_to!r}")
+    if not _is_int(r.resize_to) or not MIN_IMAGE_SIZE <= r.resize_to <= MAX_IMAGE_SIDE:
+        out.append(f"resize_to must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIDE}], got {r.resize_to!r}")
     elif r.resize == "center_crop" and _is_int(r.image_size) and r.resize_to < r.image_size:
         out.append(f"resize_to ({r.resize_to}) must be >= image_size ({r.image_size}) for center_crop")
     if not isinstance(r.legacy, bool):

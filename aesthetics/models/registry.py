@@ -1,4 +1,5 @@
-"""Model builders by name: `"model": "nima"` in a config picks `build_nima`.
+"""Building a registered model: `"model": "nima"` in a config picks the
+builder `aesthetics.catalog.MODELS` names.
 
 A builder returns the bare functional graph; `build_model` wraps it in an
 `AestheticsModel`, which carries the recipe and is what gets trained, saved
@@ -7,47 +8,32 @@ and served.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import keras
 
-MODEL_BUILDERS: dict[str, Callable] = {}
+from aesthetics.catalog import MODELS, register_model  # noqa: F401  (register_model: public)
+from aesthetics.registry import import_plugins
 
 
-def register_model(name: str):
-    """Decorator: registers `fn(config: ModelConfig, image_size: int) -> keras.Model`."""
-
-    def wrap(fn):
-        MODEL_BUILDERS[name] = fn
-        return fn
-
-    return wrap
-
-
-def build_graph(config, image_size: int = 224) -> keras.Model:
-    """The plain functional graph of the builder a `ModelConfig` names."""
-    import aesthetics.models.dual_path  # noqa: F401  (registers the builders)
-    import aesthetics.models.nima  # noqa: F401
-    from aesthetics.errors import ConfigError
-
-    if config.model not in MODEL_BUILDERS:
-        raise ConfigError(
-            f"model.model: unknown model {config.model!r}; registered: {sorted(MODEL_BUILDERS)}"
-        )
+def build_graph(config, image_size: Optional[int] = 224) -> keras.Model:
+    """The plain functional graph of the builder a `ModelConfig` names, after
+    its plugins are imported and its values checked (a ConfigError naming
+    the key, e.g. for `predict --weights --alpha nan` or a model file's
+    config, not a failure deep inside Keras)."""
+    import_plugins(getattr(config, "plugins", None), "model.plugins")
     _check_model_config(config)
-    return MODEL_BUILDERS[config.model](config, image_size=image_size)
+    return MODELS.load(config.model)(config, image_size=image_size)
 
 
 def _check_model_config(config) -> None:
-    """The config checks of `aesthetics.config` for a ModelConfig built in
-    code (e.g. `predict --weights --alpha nan`) or read from a model file: a
-    ConfigError naming the key, not a failure deep inside Keras."""
-    import copy
     import dataclasses
 
     from aesthetics.config.validation import validate_model
 
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        import copy
+
         validate_model(copy.deepcopy(config))
 
 

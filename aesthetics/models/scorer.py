@@ -29,19 +29,16 @@ import keras
 from aesthetics.config import ModelConfig
 from aesthetics.errors import ModelFileError
 from aesthetics.models.recipe import Recipe, checked_fields
+from aesthetics.catalog import MODEL_HEADS
 from aesthetics.precision import dtype_policy_scope
 
-HEADS = ("distribution", "ranking")
+HEADS = ("distribution", "ranking")  # = aesthetics.catalog.MODEL_HEADS
 
 
 def _graph(config: ModelConfig, image_size: int, head: str) -> keras.Model:
-    if head == "ranking":
-        from aesthetics.pretext.model import build_scoring_graph
-
-        return build_scoring_graph(config, image_size)
-    from aesthetics.models.registry import build_graph
-
-    return build_graph(config, image_size)
+    # the head's graph builder, from the catalog: "ranking" lives in
+    # aesthetics.pretext, which builds on the models (never the reverse)
+    return MODEL_HEADS.load(head)(config, image_size)
 
 
 @keras.saving.register_keras_serializable(package="aesthetics")
@@ -127,6 +124,22 @@ class AestheticsModel(keras.Model):
         trainable = config.pop("trainable", True)
         model = cls(**config)
         model.trainable = trainable
+        return model
+
+    @classmethod
+    def from_preset(cls, name: str) -> "AestheticsModel":
+        """A shipped model (a preset: `aesthetics/zoo/<name>/`) by its name or
+        alias, e.g. `AestheticsModel.from_preset("aesthetic")`: its `.keras`
+        file, carrying the recipe of its card. Offline."""
+        import aesthetics.layers  # noqa: F401  (registers the custom layers)
+        import aesthetics.losses  # noqa: F401
+        import aesthetics.metrics  # noqa: F401
+        from aesthetics.zoo import resolve_model
+
+        resolved = resolve_model(f"zoo:{name}" if not str(name).startswith("zoo:") else name, "keras")
+        model = keras.saving.load_model(resolved.path, compile=False)
+        if not isinstance(model, cls):
+            raise ModelFileError(f"{resolved.path}: not an {cls.__name__}")
         return model
 
 

@@ -202,6 +202,8 @@ def build_scoring_graph(model_config: ModelConfig, image_size: int) -> keras.Mod
     return keras.Model(inputs, score, name="pretext_scorer")
 
 
+
+
 def scoring_model_from_pretext(pretext: keras.Model, model_config: ModelConfig) -> keras.Model:
     """The single-output scoring model carrying `pretext`'s backbone and
     ranking head (a fresh float32 model; weights copied by layer name)."""

@@ -62,9 +62,11 @@ def histogram_svg(
     mean: Optional[float] = None,
     median: Optional[float] = None,
     max_bins: int = 36,
+    label: Optional[str] = None,
 ) -> Markup:
     """The histogram as an <svg> element, safe to insert into the page
-    unescaped (every text in it is made here, from numbers). It has no
+    unescaped (every text in it is made here, from numbers, or escaped:
+    `label`, the model's name in a several-model report). It has no
     xmlns: inline SVG in HTML needs none, and the page keeps no URL."""
     if not scores:
         return Markup('<p class="empty">No photo was scored.</p>')
@@ -82,7 +84,8 @@ def histogram_svg(
 
     parts = [
         f'<svg class="histogram" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="Histogram of {len(scores)} scores">'
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="Histogram of {len(scores)} '
+        f'{escape(label) + " " if label else ""}scores">'
     ]
     # horizontal grid lines with counts
     for count in sorted({0, peak, round(peak / 2)} if peak >= 2 else {0, peak}):
@@ -95,10 +98,10 @@ def histogram_svg(
         colour = score_colour((left + right) / 2)
         gap = 1.0 if plot_w / len(heights) > 6 else 0.0
         bar_x, bar_w = x(left) + gap / 2, max(x(right) - x(left) - gap, 0.5)
-        label = f"{_fmt(left)}–{_fmt(right)}: {count} photo{'' if count == 1 else 's'}"
+        bar_label = f"{_fmt(left)}–{_fmt(right)}: {count} photo{'' if count == 1 else 's'}"
         parts.append(
             f'<rect class="bar" x="{bar_x:.1f}" y="{y(count):.1f}" width="{bar_w:.1f}" '
-            f'height="{y(0) - y(count):.1f}" fill="{colour}"><title>{escape(label)}</title></rect>'
+            f'height="{y(0) - y(count):.1f}" fill="{colour}"><title>{escape(bar_label)}</title></rect>'
         )
     step = _tick_step(x1 - x0)
     tick = math.ceil(x0 / step - 1e-9) * step
@@ -110,7 +113,7 @@ def histogram_svg(
         tick += step
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>')
     parts.append(f'<text class="axis-title" x="{WIDTH - RIGHT}" y="{HEIGHT - 2}" '
-                 f'text-anchor="end">score</text>')
+                 f'text-anchor="end">{escape(label) + " " if label else ""}score</text>')
     marks = [("mean", mean, -4, "end"), ("median", median, 4, "start")]
     if mean is not None and median is not None and mean > median:
         marks = [("mean", mean, 4, "start"), ("median", median, -4, "end")]

@@ -15,6 +15,14 @@ external URL: thumbnails are data URIs, the histogram is inline SVG, the
 styles are inline. It is written to a temporary file beside `output` and
 moved into place (`os.replace`), so a reader never sees half a report and a
 failed run leaves the previous report intact.
+
+Records of several models (a group of fields per model, `predict --model
+technical,aesthetic`) get the several-model page (see `models.py`): a badge
+per model on each card, a histogram per model, the scatter plot of the
+first two models (`scatter.py`), and sort buttons: a few lines of inline
+script that re-order the cards already on the page by their `data-scores`
+(nothing is fetched; without script the sheet stays in the first model's
+order). One-model records render exactly the one-model page, with no script.
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from urllib.parse import quote
 
 from aesthetics.errors import OutputError
 from aesthetics.report.histogram import histogram_svg
+from aesthetics.report.models import card_scores, model_names, model_summaries, ranks, scatter_axes, sort_values
 from aesthetics.report.scale import SCORE_RANGE, css_gradient, score_colour, text_colour
+from aesthetics.report.scatter import Point, scatter_svg
 from aesthetics.report.summary import Section, failure_reason, sections, split_records, summarise
 from aesthetics.report.thumbnails import Thumbnail, thumbnails_in_order
 
@@ -72,6 +82,8 @@ class Card:
     explanation_href: Optional[str]
     explanation_note: Optional[str]  # why an explanation is not linked
     thumbnail: Thumbnail
+    scores: tuple = ()  # several models: a models.ModelScore per model
+    sort_values: str = ""  # several models: the data-scores attribute
 
 
 def href(target: Path, folder: Path) -> str:
@@ -107,7 +119,7 @@ def score_text(record: dict) -> str:
 
 
 def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
-           explanations: bool) -> Iterator[Card]:
+           explanations: bool, names: Sequence[str] = (), rank_of: Optional[dict] = None) -> Iterator[Card]:
     for offset, rec in enumerate(section.records):
         path = str(rec.get("path") or rec.get("image_id") or "")
         photo = resolve(rec.get("path"))
@@ -119,19 +131,27 @@ def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
                 expl_note = "explanation file missing"
             else:
                 expl_href = href(overlay, folder)
-        colour = score_colour(rec["mean_score_prediction"])
+        scores = card_scores(rec, names, rank_of or {}) if names else ()
+        if scores:  # several models: the first one's score is the card's (its order)
+            first = scores[0]
+            score, text, colour = first.score, first.text, first.badge
+        else:
+            score, text = float(rec["mean_score_prediction"]), score_text(rec)
+            colour = score_colour(score)
         yield Card(
             rank=section.first_rank + offset,
             name=Path(path).name or path,
             path=path,
-            score=float(rec["mean_score_prediction"]),
-            score_text=score_text(rec),
+            score=float("nan") if score is None else score,
+            score_text=text,
             badge=colour,
             badge_text=text_colour(colour),
             photo_href=href(photo, folder) if photo is not None and not thumbnail.is_placeholder else None,
             explanation_href=expl_href,
             explanation_note=expl_note,
             thumbnail=thumbnail,
+            scores=scores,
+            sort_values=sort_values(scores),
         )
 
 
@@ -160,6 +180,7 @@ def write_report(
     model: Optional[str] = None,
     source=None,
     workers: Optional[int] = None,
+    sort_by: Optional[str] = None,
 ) -> Path:
     """Writes an HTML report of `records` to `output` and returns its path.
 
@@ -178,11 +199,13 @@ def write_report(
         limit: show only the best `limit` and the worst `limit` photos in
             the contact sheet (the header and the histogram still cover all
             of them); None shows every photo.
-        model: the model's name or file, shown in the header.
+        model: the model's name or file (or names), shown in the header.
         source: for a list of records, the predict output they were read
             from (shown in the header; its folder is searched for relative
             photo paths, as when `records` is that file's path).
         workers: threads making thumbnails (default: up to 4).
+        sort_by: several-model records: the model whose score orders the
+            contact sheet (and chooses `limit`'s photos); default the first.
 
     A photo that cannot be opened gets a placeholder and a note; failed
     records are listed with their reasons. Raises OutputError if the file
@@ -194,15 +217,22 @@ def write_report(
     bases = [Path.cwd()] + ([source.resolve().parent] if source is not None else [])
     output = Path(output)
     folder = output.resolve().parent
-    scored, failed = split_records(records)
-    summary = summarise(scored, failed)
+    names = model_names(records)  # [] for one-model records
+    if sort_by is not None and names:
+        if sort_by not in names:
+            raise ValueError(f"sort_by {sort_by!r}: not one of the records' models ({', '.join(names)})")
+        names = [sort_by] + [n for n in names if n != sort_by]
+    primary = names[0] if names else None
+    scored, failed = split_records(records, primary)
+    summary = summarise(scored, failed, primary)
     parts, omitted = sections(scored, limit)
     resolve = _resolver(bases)
     thumbs = thumbnails_in_order(
         (resolve(r.get("path")) or r.get("path") for part in parts for r in part.records),
         size=thumb_size, workers=workers,
     )
-    scores = [float(r["mean_score_prediction"]) for r in scored]
+    multi = _several_models(scored, names, parts) if names else {}
+    scores = [] if names else [float(r["mean_score_prediction"]) for r in scored]
     context = dict(
         title=title or ("Photo scores" + (f": {source.name}" if source else "")),
         source=str(source) if source else None,
@@ -210,16 +240,21 @@ def write_report(
         generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         version=_version(),
         summary=summary,
-        histogram=histogram_svg(scores, summary.mean, summary.median),
+        histogram=None if names else histogram_svg(scores, summary.mean, summary.median),
         gradient=css_gradient(),
         score_range=SCORE_RANGE,
         legend=[(v, score_colour(v), text_colour(score_colour(v))) for v in range(1, 11)],
-        sections=[(part, _cards(part, thumbs, resolve, folder, explanations)) for part in parts],
+        sections=[(part, _cards(part, thumbs, resolve, folder, explanations, names,
+                                multi.get("rank_of"))) for part in parts],
         omitted=omitted,
         failed=[(Path(str(r.get("path") or "")).name or str(r.get("image_id") or ""),
                  str(r.get("path") or r.get("image_id") or ""), failure_reason(r)) for r in failed],
         explained=sum(1 for r in scored if r.get("explanation")) if explanations else 0,
         thumb_size=thumb_size,
+        models=multi.get("models", []),
+        scatter=multi.get("scatter"),
+        quadrants=multi.get("quadrants", []),
+        axes=multi.get("axes"),
     )
     try:
         _write_atomic(output, _template().generate(**context))
@@ -227,6 +262,29 @@ def write_report(
         thumbs.close()  # stops the thumbnail threads if rendering failed midway
     log.debug("wrote the report of %d photo(s) to %s", summary.total, output)
     return output
+
+
+def _several_models(scored: Sequence[dict], names: Sequence[str], parts: Sequence[Section]) -> dict:
+    """What the several-model page adds: each model's numbers and histogram,
+    the per-model ranks, and the scatter plot of the first two models (a dot
+    links to its card where the contact sheet shows it)."""
+    from aesthetics.report.summary import mean_score
+
+    rank_of = ranks(scored, names)
+    out = dict(models=model_summaries(scored, names), rank_of=rank_of)
+    axes = scatter_axes(names)
+    if axes is not None:
+        shown = {id(r): part.first_rank + i for part in parts for i, r in enumerate(part.records)}
+        points = []
+        for r in scored:
+            x, y = mean_score(r, axes[0]), mean_score(r, axes[1])
+            if x is not None and y is not None:
+                path = str(r.get("path") or r.get("image_id") or "")
+                rank = shown.get(id(r))
+                points.append(Point(x, y, Path(path).name or path, f"photo-{rank}" if rank else None))
+        out["scatter"], out["quadrants"] = scatter_svg(points, *axes)
+        out["axes"] = axes
+    return out
 
 
 def _version() -> str:

@@ -30,26 +30,43 @@ class Summary:
     mean_std: Optional[float]  # the average uncertainty (std of the predicted distribution)
 
 
-def split_records(records: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+def mean_score(record: dict, group: Optional[str] = None) -> Optional[float]:
+    """The record's mean score, or its `group`'s (several models); None if it has none."""
+    if group is not None:
+        record = record.get(group)
+        if not isinstance(record, dict):
+            return None
+    value = record.get("mean_score_prediction")
+    return None if value is None else float(value)
+
+
+def split_records(records: Sequence[dict], group: Optional[str] = None) -> tuple[list[dict], list[dict]]:
     """(scored records best first, the others in input order). A record
     without an error and without a score counts as failed ("no score").
 
     The order is `records.by_score`'s (score, then path), except that a
     record without "path" (an idealo-style JSON list has only image_id)
-    sorts by its id instead of failing."""
-    scored = sorted((r for r in records if is_scored(r)),
-                    key=lambda r: (-float(r["mean_score_prediction"]),
-                                   str(r.get("path") or r.get("image_id") or "")))
+    sorts by its id instead of failing. With several models, `group` names
+    the model whose score orders them (a record without it sorts last)."""
+
+    def key(r):
+        score = mean_score(r, group)
+        return (score is None, -(score or 0.0), str(r.get("path") or r.get("image_id") or ""))
+
+    scored = sorted((r for r in records if is_scored(r)), key=key)
     failed = [r for r in records if not is_scored(r)]
     return scored, failed
 
 
-def summarise(scored: Sequence[dict], failed: Sequence[dict]) -> Summary:
-    scores = [float(r["mean_score_prediction"]) for r in scored]
-    stds = [float(r["std_score_prediction"]) for r in scored if r.get("std_score_prediction") is not None]
+def summarise(scored: Sequence[dict], failed: Sequence[dict], group: Optional[str] = None) -> Summary:
+    """The header's numbers; with several models, the scores are `group`'s."""
+    views = [r if group is None else r.get(group) for r in scored]
+    views = [v for v in views if isinstance(v, dict) and v.get("mean_score_prediction") is not None]
+    scores = [float(v["mean_score_prediction"]) for v in views]
+    stds = [float(v["std_score_prediction"]) for v in views if v.get("std_score_prediction") is not None]
     return Summary(
         total=len(scored) + len(failed),
-        scored=len(scores),
+        scored=len(scored),
         failed=len(failed),
         mean=statistics.fmean(scores) if scores else None,
         median=statistics.median(scores) if scores else None,

@@ -22,6 +22,8 @@ import numpy as np
 
 from aesthetics.errors import ConfigError, DataError
 from aesthetics.losses import get_loss
+from aesthetics.models.nima import score_head
+from aesthetics.training.optim import make_optimizer
 
 
 def feature_model(model) -> keras.Model:
@@ -36,30 +38,22 @@ def feature_model(model) -> keras.Model:
 def extract_features(model, paths: Sequence[str], batch_size: int = 16):
     """(features (N, F) float32 for the files that could be used, their
     indices in `paths`, {path: reason} for the rest). Photos are prepared as
-    the model's recipe says, by the same code as `predict`."""
-    from aesthetics.inference.backends import KerasScorer, score_files_numpy
+    the model's recipe says, by the scoring loop `predict` runs."""
+    from aesthetics.inference.records import printable_path
+    from aesthetics.inference.scoring import as_scorer, iter_outputs
     from aesthetics.models.scorer import recipe_of
 
-    sink: list = []
-    scorer = _Recording(KerasScorer(feature_model(model), recipe_of(model)), sink)
-    records = score_files_numpy(scorer, paths, batch_size=batch_size, workers=2)
-    ok = [i for i, r in enumerate(records) if "error" not in r]
-    failures = {r["path"]: r["error"] for r in records if "error" in r}
-    feats = np.concatenate(sink).astype(np.float32) if sink else np.zeros((0, 0), np.float32)
+    rows, ok, failures = {}, [], {}
+    extractor = as_scorer(feature_model(model), recipe_of(model))
+    for batch in iter_outputs(extractor, paths, batch_size=batch_size, workers=2):
+        for i, row, error in batch:
+            if error is None:
+                rows[i] = row
+            else:
+                failures[printable_path(paths[i])] = error
+    ok = sorted(rows)
+    feats = np.stack([rows[i] for i in ok]).astype(np.float32) if ok else np.zeros((0, 0), np.float32)
     return feats, np.array(ok, dtype=np.int64), failures
-
-
-class _Recording:
-    """A scorer that keeps the feature rows (in scoring order, which is input
-    order) and reports placeholder scores to the scoring loop."""
-
-    def __init__(self, scorer, sink: list):
-        self.scorer, self.sink = scorer, sink
-        self.recipe, self.image_size = scorer.recipe, scorer.image_size
-
-    def __call__(self, images):
-        self.sink.append(self.scorer(images))
-        return np.zeros((len(images), 1), np.float32)
 
 
 @dataclass
@@ -102,12 +96,10 @@ def fit_head(
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((features.shape[1],))
     x = keras.layers.Normalization(mean=mean, variance=variance)(inputs)
-    x = keras.layers.Dropout(dropout)(x)
-    regularizer = keras.regularizers.L2(l2) if l2 else None
-    outputs = keras.layers.Dense(targets.shape[1], activation="softmax", dtype="float32",
-                                 kernel_regularizer=regularizer)(x)
+    # the scoring model's own head (what install_head writes into)
+    outputs = score_head(x, targets.shape[1], dropout, kernel_regularizer=keras.regularizers.L2(l2) if l2 else None)
     head = keras.Model(inputs, outputs)
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(loss, **(loss_options or {})))
+    head.compile(optimizer=make_optimizer("adam", learning_rate), loss=get_loss(loss, **(loss_options or {})))
     if fixed_epochs is None:
         order = np.random.default_rng(seed).permutation(len(features))
         n_val = max(1, int(round(val_fraction * len(features))))
@@ -119,7 +111,7 @@ def fit_head(
     else:
         h = head.fit(features, targets, epochs=int(fixed_epochs), batch_size=batch_size, verbose=0, shuffle=True)
         trained = int(fixed_epochs)
-    dense = head.layers[-1]
+    dense = head.get_layer("scores")
     return HeadFit(np.asarray(dense.kernel), np.asarray(dense.bias), mean, variance, trained,
                    {k: [float(v) for v in vs] for k, vs in h.history.items()})
 

@@ -35,11 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-# What a stage trains: the head only (the backbone frozen, NIMA phase 1) or
-# everything (subject to train.freeze_batchnorm and train.trainable_backbone_layers).
-STAGE_TRAINS = ("head", "all")
-STAGE_KEYS = ("name", "epochs", "optimizer", "lr", "lr_schedule", "weight_decay", "loss",
-              "loss_cycle", "switch_every", "train", "early_stopping_patience")
+from aesthetics.constants import STAGE_KEYS, STAGE_TRAINS  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

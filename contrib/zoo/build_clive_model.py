@@ -244,6 +244,7 @@ def main():
     card = {
         "scores": "technical quality of photos (blur, noise, exposure, compression), mean opinion score mapped onto 1..10",
         "data": "CLIVE (LIVE In the Wild Image Quality Challenge), 600 dev photos with MOS",
+        "aliases": ["technical"],
         "cv_srcc": round(summary["srcc"][0], 3), "cv_plcc": round(summary["plcc"][0], 3),
         "cv_srcc_sd": round(summary["srcc"][1], 3), "cv_plcc_sd": round(summary["plcc"][1], 3),
         "licence": "LIVE database notice (weights derived from it) + Apache-2.0 (ImageNet MobileNet); see LICENSES.md",

@@ -20,7 +20,8 @@ from aesthetics.beam.__main__ import main  # noqa: E402
 from aesthetics.beam.handler import run_by_shape  # noqa: E402
 from aesthetics.beam.ids import colliding_ids  # noqa: E402
 from aesthetics.beam.sinks import csv_header  # noqa: E402
-from aesthetics.inference.backends import OnnxScorer, score_files_numpy  # noqa: E402
+from aesthetics.inference.backends import OnnxScorer  # noqa: E402
+from aesthetics.inference.scoring import score_paths  # noqa: E402
 from aesthetics.inference.outputs import read_records  # noqa: E402
 from aesthetics.inference.records import image_ids  # noqa: E402
 
@@ -57,7 +58,7 @@ def expected(photos):
     """What `predict --backend onnx` gives: records by path."""
     _, paths = photos
     model = zoo.model_path(zoo.DEFAULT_MODEL, "onnx")
-    return {r["path"]: r for r in score_files_numpy(OnnxScorer(model), paths)}
+    return {r["path"]: r for r in score_paths(OnnxScorer(model), paths)}
 
 
 @pytest.fixture(scope="module", params=["jsonl", "csv"])

@@ -80,7 +80,9 @@ def test_a_stopped_run_resumes_with_every_file_once(library, tmp_path, how):
     # hard links of the same photo: the same score, whichever batch it was in
     by_name = {}
     for r in records:
-        by_name.setdefault(Path(r["path"]).name, set()).add(round(r["mean_score_prediction"], 5))
+        # the default run scores with both shipped models: a group of fields each
+        scores = tuple(round(r[m]["mean_score_prediction"], 5) for m in ("technical", "aesthetic"))
+        by_name.setdefault(Path(r["path"]).name, set()).add(scores)
     assert all(len(v) == 1 for v in by_name.values())
     assert "already in" in err
 
@@ -91,7 +93,7 @@ def test_ranking_copies_and_links(shared_dir, tmp_path):
     broken.write_bytes(b"\xff\xd8\xff")
     files = [str(p) for p in photos] + [str(broken)]
     out = tmp_path / "s.jsonl"
-    rc, stdout, err = run(["predict", *files, "--output", str(out), "--sort", "--top-k", "3",
+    rc, stdout, err = run(["predict", *files, "--model", "technical", "--output", str(out), "--sort", "--top-k", "3",
                            "--copy-to", str(tmp_path / "best"), "--report", "r/report.html"], tmp_path)
     assert rc == 0, err
     page = (tmp_path / "r" / "report.html").read_text()
@@ -107,7 +109,7 @@ def test_ranking_copies_and_links(shared_dir, tmp_path):
     copied = sorted(p.name for p in (tmp_path / "best").iterdir())
     assert copied == [f"{i:04d}_{Path(records[i - 1]['path']).name}" for i in (1, 2, 3)]
     cut = means[4]
-    rc, stdout, err = run(["predict", *files, "--min-score", str(cut), "--link-to",
+    rc, stdout, err = run(["predict", *files, "--model", "technical", "--min-score", str(cut), "--link-to",
                            str(tmp_path / "good")], tmp_path)
     assert rc == 0, err
     links = sorted((tmp_path / "good").iterdir())

@@ -9,7 +9,7 @@ ROOT_CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[2] / "conf
 
 def test_defaults_and_overrides():
     cfg = load_config(None, ["train.epochs_full=3", "model.backbone=mobilenet_v2",
-                             "data.score_range=[0, 100]", "model.options.use_adain=false"])
+                             "data.score_range=[0, 100]", "model.model=dual_path", "model.options.use_adain=false"])
     assert cfg.train.epochs_full == 3
     assert cfg.model.backbone == "mobilenet_v2"
     assert cfg.data.score_range == [0, 100]
@@ -57,8 +57,9 @@ from aesthetics.config import (
     apply_overrides,
     config_from_dict,
 )
-from aesthetics.config.validation import LOSS_OPTION_KEYS, canonical_backbone_name, field_type
-from aesthetics.constants import BACKBONE_NAMES, LOSS_NAMES
+from aesthetics.catalog import BACKBONES, LOSSES
+from aesthetics.checks import field_type
+from aesthetics.config.validation import canonical_backbone_name
 from aesthetics.errors import AestheticsError
 from aesthetics.errors import ConfigError as ErrorsConfigError
 
@@ -114,7 +115,10 @@ def test_defaults_are_valid():
     ("train.accuracy_threshold=-Infinity", "train.accuracy_threshold", "finite"),
     ("pretrain.margin=NaN", "pretrain.margin", "finite"),
     ("model.options.x=NaN", "model.options.x", "finite"),
-    ('model.options.x=[1, Infinity]', "model.options.x[1]", "finite"),
+    ('model.options.pool_layers=[1, Infinity]', "model.options.pool_layers[1]", "finite"),
+    ("model.options.x=1", "model.options.x", "unknown option of 'nima'; it takes 'pooling', 'pool_layers'"),
+    ("model.options.pooling=max", "model.options.pooling", "one of 'avg', 'mean_std'"),
+    ("model.options.pool_layers=[1]", "model.options.pool_layers[0]", "expected a string"),
 ])
 def test_type_errors_name_the_key(override, key, fragment):
     message = assert_rejected([override], key, fragment)
@@ -290,8 +294,11 @@ def test_loss_option_overrides_by_key():
     assert_rejected(["train.loss_options.r=0.5"], "train.loss_options.r", "NaN")
 
 
-def test_loss_option_table_covers_every_loss():
-    assert set(LOSS_OPTION_KEYS) == set(LOSS_NAMES)
+def test_every_loss_has_a_schema_and_an_implementation():
+    for name in LOSSES:
+        entry = LOSSES.get(name)
+        assert entry.description and isinstance(entry.target, str), name
+        assert entry.module == "aesthetics.losses.distribution"
 
 
 def test_unknown_keys_name_the_key(tmp_path):
@@ -340,7 +347,8 @@ def test_apply_overrides_and_config_from_dict_validate():
     cfg = load_config(None)
     with pytest.raises(ConfigError, match="^data.image_size: expected an integer, got 'big'"):
         apply_overrides(cfg, ["data.image_size=big"])
-    assert apply_overrides(cfg, ["model.options.use_adain=false"]).model.options == {"use_adain": False}
+    changed = apply_overrides(cfg, ["model.model=dual_path", "model.options.use_adain=false"])
+    assert changed.model.options == {"use_adain": False}
     assert cfg.model.options == {}  # the input is not changed
     values = {"train": {"loss_options": {"r": 2}}}
     config_from_dict(values)
@@ -351,8 +359,14 @@ def test_apply_overrides_and_config_from_dict_validate():
 
 def test_nested_option_overrides():
     cfg = load_config(None, ["model.model=dual_path", "model.options.use_adain=false",
-                             "model.options.use_attention=true", 'model.options.extra={"a": [1, 2]}'])
-    assert cfg.model.options == {"use_adain": False, "use_attention": True, "extra": {"a": [1, 2]}}
+                             "model.options.use_attention=true", "model.options.non_local_blocks=2"])
+    assert cfg.model.options == {"use_adain": False, "use_attention": True, "non_local_blocks": 2}
+    assert_rejected(["model.model=dual_path", "model.options.use_adain=maybe"], "model.options.use_adain",
+                    "true or false")
+    assert_rejected(["model.model=dual_path", "model.options.non_local_blocks=-1"],
+                    "model.options.non_local_blocks", ">= 0")
+    assert_rejected(["model.model=dual_path", "model.options.adain_on=map", "model.options.use_attention=false"],
+                    "model.options.adain_on", "needs use_attention")
 
 
 def test_to_json_writes_no_nan(tmp_path):
@@ -360,7 +374,7 @@ def test_to_json_writes_no_nan(tmp_path):
     cfg.train.lr_full = math.nan  # only possible by assigning after validation
     with pytest.raises(ConfigError, match="^train.lr_full"):
         cfg.to_json(tmp_path / "c.json")
-    cfg = load_config(None, ["model.options.x=1.5"])
+    cfg = load_config(None, ["train.loss_options.r=3"])
     cfg.to_json(tmp_path / "c.json")
     assert "NaN" not in (tmp_path / "c.json").read_text()
     assert load_config(tmp_path / "c.json") == cfg
@@ -396,11 +410,10 @@ def test_failed_validation_imports_nothing_heavy():
 
 
 def test_backbone_spellings_match_the_registry():
-    from aesthetics.models.backbones import BACKBONES
     from aesthetics.models.backbones import canonical_backbone_name as registry_name
 
-    assert set(BACKBONES) == set(BACKBONE_NAMES)
-    spellings = [n for name in BACKBONE_NAMES
+    assert len(BACKBONES) == 17
+    spellings = [n for name in BACKBONES
                  for n in (name, name.upper(), name.replace("_", ""), name.replace("_", "-"))]
     for spelling in spellings:
         assert canonical_backbone_name(spelling) == registry_name(spelling), spelling
@@ -410,25 +423,24 @@ def test_backbone_spellings_match_the_registry():
             registry_name(bad)
 
 
-def test_loss_option_keys_match_the_loss_classes():
+def test_loss_schemas_match_the_loss_classes():
+    """Each loss's option schema names exactly its class's keyword arguments,
+    with the class's defaults; every loss builds from its defaults."""
     import inspect
 
-    from aesthetics.losses import LOSSES, get_loss
+    from aesthetics.losses import get_loss
 
-    assert set(LOSSES) == set(LOSS_NAMES)
-    for name, allowed in LOSS_OPTION_KEYS.items():
-        params = set(inspect.signature(LOSSES[name].__init__).parameters) - {"self", "name", "kwargs"}
+    for name in LOSSES:
+        entry = LOSSES.get(name)
+        params = inspect.signature(LOSSES[name].__init__).parameters
+        names = set(params) - {"self", "name", "kwargs"}
         if name == "emd_r1":
-            assert params == {"r"}  # accepted by the class, but fixed to 1 by the name in configs
+            assert names == {"r"} and not entry.options  # r is fixed to 1 by the name in configs
         else:
-            assert params == set(allowed), name
-        get_loss(name, **{k: v for k, v in {"r": 2.0, "normalize": True, "distribution_weight": 1.0,
-                                             "mean_weight": 0.5}.items() if k in allowed})
-    defaults = inspect.signature(LOSSES["combined"].__init__).parameters
-    from aesthetics.config.validation import COMBINED_WEIGHT_DEFAULTS
-
-    for key, value in COMBINED_WEIGHT_DEFAULTS.items():
-        assert defaults[key].default == value
+            assert names == set(entry.options), name
+        for option, schema in entry.options.items():
+            assert params[option].default == schema.default, (name, option)
+        get_loss(name, **{k: o.default for k, o in entry.options.items()})
 
 
 def test_a_flipped_score_range_is_a_dmos_and_loads():

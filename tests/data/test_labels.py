@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from aesthetics.data import labels as L
+from aesthetics.data.files import resolve_images
+from aesthetics.data.splits import load_split, save_split, split_table
 from aesthetics.data.labels import LabelError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -420,13 +422,15 @@ def test_map_score_range():
 def _table(n):
     ids = [f"{i:05d}" for i in range(n)]
     dist = L.gaussian_histogram(np.linspace(2, 9, n), 1.0)
-    return L._finish_table(L._Where("mem"), ids, dist, range(1, n + 1))
+    from aesthetics.data.labels.table import _finish_table, _Where
+
+    return _finish_table(_Where("mem"), ids, dist, range(1, n + 1))
 
 
 def test_split_table_deterministic():
     t = _table(103)
-    tr1, va1 = L.split_table(t, 0.2, seed=7)
-    tr2, va2 = L.split_table(t, 0.2, seed=7)
+    tr1, va1 = split_table(t, 0.2, seed=7)
+    tr2, va2 = split_table(t, 0.2, seed=7)
     assert tr1["image_id"].tolist() == tr2["image_id"].tolist()
     assert va1["image_id"].tolist() == va2["image_id"].tolist()
     assert len(va1) == 21 and len(tr1) == 82
@@ -434,31 +438,31 @@ def test_split_table_deterministic():
     assert set(tr1["image_id"]) | set(va1["image_id"]) == set(t["image_id"])
     # independent of the input row order
     shuffled = t.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    _, va3 = L.split_table(shuffled, 0.2, seed=7)
+    _, va3 = split_table(shuffled, 0.2, seed=7)
     assert set(va3["image_id"]) == set(va1["image_id"])
     # another seed, another split
-    _, va4 = L.split_table(t, 0.2, seed=8)
+    _, va4 = split_table(t, 0.2, seed=8)
     assert set(va4["image_id"]) != set(va1["image_id"])
     # pinned value: guards reproducibility across machines / numpy versions
     # (ids are zero-padded, so sorted-id order equals numeric order here)
     assert sorted(int(x) for x in va1["image_id"]) == [
         1, 2, 4, 10, 12, 19, 23, 24, 26, 32, 35, 36, 45, 46, 53, 54, 57, 61, 67, 93, 94]
-    tr0, va0 = L.split_table(t, 0.0)
+    tr0, va0 = split_table(t, 0.0)
     assert len(va0) == 0 and len(tr0) == 103
     with pytest.raises(ValueError):
-        L.split_table(t, 1.0)
+        split_table(t, 1.0)
 
 
 def test_save_load_split(tmp_path):
     p = tmp_path / "splits" / "split.json"
-    L.save_split(p, ["a", "b", 3], ["c"])
+    save_split(p, ["a", "b", 3], ["c"])
     assert json.loads(p.read_text()) == {"train": ["a", "b", "3"], "val": ["c"]}
-    assert L.load_split(p) == (["a", "b", "3"], ["c"])
+    assert load_split(p) == (["a", "b", "3"], ["c"])
     with pytest.raises(ValueError):
-        L.save_split(p, ["a"], ["a"])
+        save_split(p, ["a"], ["a"])
     bad = write(tmp_path, "bad.json", '{"train": []}')
     with pytest.raises(LabelError) as ei:
-        L.load_split(bad)
+        load_split(bad)
     assert str(bad) in str(ei.value)
 
 
@@ -471,7 +475,7 @@ def test_resolve_images(tmp_path):
     p = write(tmp_path, "labels.csv",
               "image,mos\n1,5\n2,5\n3,5\nc.png,5\nsub/d.png,5\nsub/e.png,5\n4,5\n")
     table = L.read_mos_csv(p)
-    found, missing = L.resolve_images(table, img)
+    found, missing = resolve_images(table, img)
     assert found["image_id"].tolist() == ["1", "2", "c.png", "sub/d.png"]
     assert missing["image_id"].tolist() == ["3", "sub/e.png", "4"]
     assert found["filepath"].tolist() == [
@@ -480,7 +484,7 @@ def test_resolve_images(tmp_path):
     assert missing["filepath"][0] == str(img / "3.jpg")
     assert list(found.index) == list(range(4))
     with pytest.raises(FileNotFoundError):
-        L.resolve_images(table, tmp_path / "nope")
+        resolve_images(table, tmp_path / "nope")
 
 
 def test_detect_format_and_read_labels(tmp_path):
@@ -564,5 +568,5 @@ def test_real_clive_csv_and_images():
         L.read_labels(CLIVE / "labels.csv")
     if not (CLIVE / "images").is_dir():
         pytest.skip(f"shared images not available: {CLIVE / 'images'}")
-    found, missing = L.resolve_images(df, CLIVE / "images")
+    found, missing = resolve_images(df, CLIVE / "images")
     assert len(found) == 600 and len(missing) == 0

@@ -420,8 +420,8 @@ def test_export_refuses_bad_requests(model, tmp_path):
 def test_scalar_score_model_exports_mean_score_only(tmp_path):
     import tensorflow as tf
 
-    from aesthetics.inference.backends import OnnxScorer, score_files_numpy
-    from aesthetics.inference.scoring import load_for_model
+    from aesthetics.inference.backends import OnnxScorer
+    from aesthetics.inference.scoring import load_for_model, score_paths
     from aesthetics.models import Recipe
     from aesthetics.export import export_model, read_metadata
 
@@ -435,7 +435,7 @@ def test_scalar_score_model_exports_mean_score_only(tmp_path):
     assert out["mean_score"].shape == (3,)
     meta = read_metadata(tmp_path / "s.onnx")
     assert meta["outputs"] == ["mean_score"] and meta["scores"]["kind"] == "scalar"
-    records = score_files_numpy(OnnxScorer(tmp_path / "s.onnx"), files, batch_size=2)
+    records = score_paths(OnnxScorer(tmp_path / "s.onnx"), files, batch_size=2)
     x = np.stack([load_for_model(f, Recipe(image_size=32)) for f in files])
     want = np.asarray(m(x)).ravel()
     for rec, w in zip(records, want):

@@ -45,9 +45,9 @@ def native(tmp_path_factory):
 
 def test_native_model_has_no_fixed_size_and_scores_every_backend_alike(native):
     from aesthetics.export import export_model
-    from aesthetics.inference.backends import score_with_exported
+    from aesthetics.inference.backends import load_scorer
     from aesthetics.inference.loading import load_model
-    from aesthetics.inference.scoring import score_files
+    from aesthetics.inference.scoring import score_files, score_paths
 
     d, files = native
     model = load_model(d / "m.keras")
@@ -57,7 +57,7 @@ def test_native_model_has_no_fixed_size_and_scores_every_backend_alike(native):
     for fmt, out in (("onnx", d / "m.onnx"), ("savedmodel", d / "sm" / "1"), ("tflite", d / "m.tflite")):
         meta = export_model(model, out, fmt)
         assert meta["recipe"]["resize"] == "native" and meta["input"]["image_size"] is None
-        got = {r["path"]: r["mean_score_prediction"] for r in score_with_exported(fmt, out, files)}
+        got = {r["path"]: r["mean_score_prediction"] for r in score_paths(load_scorer(fmt, out), files)}
         assert max(abs(got[f] - ref[f]) for f in files) < 1e-4, fmt
 
 

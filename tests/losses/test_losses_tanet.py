@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from aesthetics.catalog import LOSSES
 from aesthetics.losses.distribution import (
-    LOSSES,
     CDFLoss,
     CombinedLoss,
     EMDLoss,

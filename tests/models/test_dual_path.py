@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from aesthetics.config import ModelConfig
-from aesthetics.losses.distribution import LOSSES, get_loss
+from aesthetics.catalog import BACKBONES, LOSSES
+from aesthetics.losses.distribution import get_loss
 from aesthetics.models import build_model
-from aesthetics.models.backbones import BACKBONES, build_backbone
+from aesthetics.models.backbones import accepts_alpha, build_backbone
 from aesthetics.models.dual_path import (
     LOCAL_LAYERS,
     _fallback_local_tensor,
@@ -89,7 +90,8 @@ def test_local_layer_option_and_errors():
         resolve_options({"use_nonlocal": False})
     with pytest.raises(ValueError, match="needs use_attention"):
         resolve_options({"adain_on": "map", "use_attention": False})
-    assert resolve_options({"use_adain": "false"})["use_adain"] is False
+    with pytest.raises(ValueError, match="use_adain: expected true or false"):
+        resolve_options({"use_adain": "false"})  # strict JSON types, as every config value
     assert set(LOCAL_LAYERS) >= {"mobilenet", "mobilenet_v2", "efficientnet_b0", "resnet50"}
 
 
@@ -117,7 +119,7 @@ STRIDE16_SIZE = {"inception_v3": 4, "inception_resnet_v2": 4}
 
 @pytest.mark.parametrize("name", sorted(LOCAL_LAYERS))
 def test_local_layer_table_entry_has_stride_16(name):
-    alpha = 0.25 if BACKBONES[name].accepts_alpha else 1.0
+    alpha = 0.25 if accepts_alpha(name) else 1.0
     backbone = build_backbone(name, (TABLE_SIZE, TABLE_SIZE, 3), weights=None, alpha=alpha)
     layer_name, _, which = LOCAL_LAYERS[name].partition(":")
     assert which in ("", "input")

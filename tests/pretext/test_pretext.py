@@ -272,10 +272,6 @@ def test_scoring_model_carries_backbone_and_ranking_head():
 
 
 def test_dual_path_backbone_can_be_pretrained():
-    try:
-        import aesthetics.models.dual_path  # noqa: F401  (registers "dual_path")
-    except Exception as e:  # written concurrently by another engineer
-        pytest.skip(f"dual_path model unavailable: {e}")
     from aesthetics.models import build_model
     from aesthetics.training.weights import transfer_backbone_weights
 

@@ -75,7 +75,7 @@ BAD_OVERRIDES = {
     'train.loss_options={"r":NaN}': "train.loss_options.r", "model.options=null": "model.options",
     "data.images.x=1": "data.images", "data.image_size=" + "9" * 5000: "data.image_size",
     "data.image_size=" + "[" * 5000: "data.image_size", "data.label_format=csv": "data.label_format",
-    "train.loss=mse": "train.loss", "train.optimizer=lion": "train.optimizer", "model.model=vit": "model.model",
+    "train.loss=huber": "train.loss", "train.optimizer=lion": "train.optimizer", "model.model=vit": "model.model",
     "data.eval_resize=stretch": "data.eval_resize", "pretrain.crop_size=100": "pretrain.crop_size",
     "pretrain.levels_per_group=7": "pretrain.levels_per_group", "pretrain.kinds=[]": "pretrain.kinds",
     'pretrain.kinds=["jpeg","foo"]': "pretrain.kinds", "data.val_fraction=0": "data.val_fraction",

@@ -9,7 +9,8 @@ import pytest
 from harness import StopAfterEpochs
 
 from aesthetics.config import load_config
-from aesthetics.data.labels import read_labels, split_table
+from aesthetics.data.labels import read_labels
+from aesthetics.data.splits import split_table
 from aesthetics.sample_data import sample_images_dir, sample_labels_path
 from aesthetics.training.supervised import train
 

@@ -101,18 +101,14 @@ disk lives in :mod:`aesthetics.data.files` and train/val splits in
 
 from __future__ import annotations
 
-import importlib
-
 from aesthetics.constants import LABEL_FORMATS
 from aesthetics.data.labels.ava import read_ava_txt
 from aesthetics.data.labels.detect import detect_format, read_labels
 from aesthetics.data.labels.idealo_json import read_idealo_json
 from aesthetics.data.labels.mos_csv import read_mos_csv
-from aesthetics.data.labels.table import (  # noqa: F401  (_Where, _finish_table: tests)
+from aesthetics.data.labels.table import (
     DEFAULT_STD,
     MIN_STD,
-    _finish_table,
-    _Where,
     distribution_stats,
     gaussian_histogram,
     map_score_range,
@@ -136,30 +132,4 @@ __all__ = [
     "distribution_stats",
     "stack_distributions",
     "map_score_range",
-    "resolve_images",
-    "save_split",
-    "load_split",
-    "split_table",
 ]
-
-# Compatibility re-exports, resolved on first use: aesthetics.data.splits
-# itself imports from this package, so importing it here would be circular.
-_MOVED = {
-    "resolve_images": "aesthetics.data.files",
-    "split_table": "aesthetics.data.splits",
-    "save_split": "aesthetics.data.splits",
-    "load_split": "aesthetics.data.splits",
-}
-
-
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_MOVED))
