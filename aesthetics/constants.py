@@ -22,6 +22,11 @@ RESIZE_POLICIES = ("resize", "center_crop")
 RECIPE_RESIZE_POLICIES = RESIZE_POLICIES + ("native",)
 NATIVE_MAX_SIDE = 1024
 NATIVE_MIN_SIDE = 32  # below this, a photo is enlarged (the backbone needs 32 px)
+# A photo whose long side is more than this many times its short side cannot
+# be both shrunk to NATIVE_MAX_SIDE and enlarged to NATIVE_MIN_SIDE; enlarging
+# a 1 x 100000 strip instead made a 3-megapixel-wide input (minutes per file).
+# Such a file is an error record on every path (decode, arrays, every backend).
+MAX_ASPECT_RATIO = NATIVE_MAX_SIDE // NATIVE_MIN_SIDE
 # NIMA's training resize: 256 px, random 224 crops.
 NIMA_RESIZE_TO = 256
 NIMA_IMAGE_SIZE = 224

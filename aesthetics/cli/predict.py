@@ -113,7 +113,25 @@ def check(args) -> None:
         check_writable_file(args.report, "--report", (".html", ".htm"))
     folder = args.copy_to or args.link_to
     if folder:
-        check_writable_folder(folder, "--copy-to" if args.copy_to else "--link-to")
+        flag = "--copy-to" if args.copy_to else "--link-to"
+        check_outside_inputs(folder, args.paths, args.recursive, flag)
+        check_writable_folder(folder, flag)
+
+
+def check_outside_inputs(folder, inputs, recursive: bool, flag: str) -> None:
+    """Refuses a --copy-to/--link-to folder that a later run over the same
+    inputs would score: an input folder itself, or (with --recursive) one
+    inside it; the copies would come back as new photos on --resume."""
+    target = Path(folder).resolve()
+    for item in inputs:
+        source = Path(item)
+        if not source.is_dir():
+            continue
+        source = source.resolve()
+        if target == source or (recursive and source in target.parents):
+            raise ConfigError(f"{flag} {folder} is {'the' if target == source else 'inside the'} scored folder "
+                              f"{item}: the next run over it would score the copies as new photos; "
+                              "choose a folder outside it")
 
 
 def model_labels(model) -> list[str]:
@@ -191,6 +209,31 @@ def run(args) -> int:
         recipe = scorer.recipe
         bins = recipe.num_bins if recipe.output == "distribution" else 0
     show = Printer(args)
+    with _output_lock(args):  # one writer per output file, from scoring to --sort's rewrite
+        return _score_and_finish(args, scorer, legacy, bins, explain, show)
+
+
+def _output_lock(args):
+    """The lock of --output; once held, the output is checked again (another
+    run may have written it since `check`)."""
+    import contextlib
+
+    if not args.output:
+        return contextlib.nullcontext()
+    from aesthetics.inference.outputs import OutputLock, check_output_path
+
+    @contextlib.contextmanager
+    def locked():
+        with OutputLock(args.output):
+            check_output_path(args.output, resume=args.resume, overwrite=args.overwrite)
+            yield
+
+    return locked()
+
+
+def _score_and_finish(args, scorer, legacy, bins, explain, show) -> int:
+    from aesthetics.inference.streaming import stream_to_output
+
     restore = _sigterm_as_interrupt()
     try:
         summary = stream_to_output(

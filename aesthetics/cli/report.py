@@ -6,6 +6,10 @@
 The page (see `aesthetics.report`) has the counts and summary scores, a
 score histogram, the photos best first as thumbnails with mean ± std, the
 files that failed with their reasons, and links to `--explain` overlays.
+Records the page cannot use (a score that is not a finite number, a path
+that is not text, a line that is not a record: a file edited by hand or
+written by another tool) are skipped and listed with a reason; the summary
+line counts them.
 A several-model output (`predict --model technical,aesthetic`, the default)
 shows every model: a badge per model on each card, a histogram per model, a
 scatter of the first two models' scores, and buttons to sort by either.
@@ -75,24 +79,29 @@ def check(args) -> None:
 
 
 def run(args) -> int:
-    from aesthetics.errors import DataError
-    from aesthetics.inference.outputs import read_records
+    from aesthetics.errors import ConfigError, DataError
     from aesthetics.inference.records import is_scored
     from aesthetics.report import write_report
-
-    from aesthetics.errors import ConfigError
+    from aesthetics.report.clean import clean_records, read_report_records
     from aesthetics.report.models import model_names
 
-    records = read_records(args.scores)  # OutputError (one line) if it is not a predict output
-    if not records:
+    # OutputError (one line) if nothing in it is a record; a bad record among good ones is skipped
+    items = read_report_records(args.scores)
+    if not items:
         raise DataError(f"{args.scores} holds no records: nothing to report")
+    records, skipped = clean_records(items)
     if args.sort_by is not None and args.sort_by not in (names := model_names(records)):
         raise ConfigError(f"--sort-by {args.sort_by!r}: " + (
             f"not one of the models in {args.scores} ({', '.join(names)})" if names
             else f"{args.scores} holds one model's scores"))
-    path = write_report(records, args.report_path, title=args.title, thumb_size=args.thumb_size,
+    path = write_report(items, args.report_path, title=args.title, thumb_size=args.thumb_size,
                         explanations=args.explanations, limit=args.limit, model=args.model_label,
                         source=args.scores, sort_by=args.sort_by)
     scored = sum(1 for r in records if is_scored(r))
-    print(f"aesthetics: wrote {path} ({scored} scored, {len(records) - scored} failed)", file=sys.stderr)
+    note = ""
+    if skipped:
+        note = (f", {len(skipped)} skipped: records it cannot use, listed on the page"
+                f"; the first: {skipped[0].reason}")
+    print(f"aesthetics: wrote {path} ({scored} scored, {len(records) - scored} failed{note})",
+          file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ from threading import Lock
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from aesthetics.constants import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS  # noqa: F401
+from aesthetics.constants import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, MAX_ASPECT_RATIO  # noqa: F401
 from aesthetics.errors import AestheticsError
 
 # Nothing is changed at import. Truncated files fail because Pillow's
@@ -73,6 +73,16 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode != "RGB":
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
     return img
+
+
+def check_photo_shape(width: int, height: int) -> None:
+    """Refuses (ImageDecodeError) an empty photo or one whose aspect ratio
+    exceeds MAX_ASPECT_RATIO: the work it would cost is unbounded."""
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f"empty image ({width}x{height})")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageDecodeError(f"aspect ratio {width}x{height} is beyond {MAX_ASPECT_RATIO}:1 "
+                               "(a strip, not a photo; its enlarged input would be unbounded)")
 
 
 def rgb_array(img: Image.Image, exif_transpose: bool = True) -> np.ndarray:
@@ -150,8 +160,7 @@ def decode_image(path, use, max_pixels: int = DEFAULT_MAX_PIXELS, draft=None):
         img = Image.open(path)
         with img:
             w, h = img.size
-            if w <= 0 or h <= 0:
-                raise ImageDecodeError(f"empty image ({w}x{h})")
+            check_photo_shape(w, h)  # before the decode: a 1 x 100000 strip costs nothing then
             if w * h > max_pixels:
                 raise ImageDecodeError(
                     f"too large: {w}x{h} = {w * h} pixels > limit {max_pixels} "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from aesthetics.constants import NATIVE_MIN_SIDE
+from aesthetics.data.images import check_photo_shape
 
 
 def _resample(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -98,7 +99,9 @@ def _worth_it(need, width: int, height: int):
 def prepare_photo(image: np.ndarray, recipe) -> np.ndarray:
     """A decoded photo as a model with `recipe` takes it, uint8: (S, S, 3)
     resized (and centre-cropped for "center_crop" recipes), or for "native"
-    recipes the photo itself (shrunk to the recipe's `max_side`)."""
+    recipes the photo itself (shrunk to the recipe's `max_side`). An empty
+    photo or one past MAX_ASPECT_RATIO raises ImageDecodeError."""
+    check_photo_shape(image.shape[1], image.shape[0])
     if recipe.native:
         return fit_photo(image, recipe.max_side)
     return center_crop(resize_photo(image, recipe.input_side), recipe.image_size)

@@ -199,11 +199,16 @@ class RecordWriter:
                 self._append(list(keep))
                 self._file.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)  # a kill while rewriting keeps the old file
         except BaseException:  # a full disk or Ctrl-C: no half-written temporary file left
             self._file = None
             tmp.unlink(missing_ok=True)
             raise
+        try:
+            os.replace(tmp, self.path)  # a kill while rewriting keeps the old file
+        except OSError as e:  # e.g. a read-only folder entry: the records are whole in tmp
+            self._file = None
+            raise OutputError(f"cannot replace {self.path} ({e.strerror or e}); its {self.count} record(s) "
+                              f"are kept in {tmp}") from None
         self._file = self.path.open("a", encoding="utf-8", newline="")
 
     def _start(self) -> None:
@@ -275,6 +280,48 @@ class RecordWriter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class OutputLock:
+    """One writer per output file: an exclusive advisory lock (`flock`) on
+    `.NAME.lock` beside the output, held while a run writes it. A second run
+    given the same output is refused at once, naming the first one's pid,
+    instead of both appending and one losing its records. The kernel drops
+    the lock when the process ends (kill -9 too), so no stale lock remains;
+    the small lock file is left in place (deleting it would race). Without
+    `fcntl` (Windows) no lock is taken."""
+
+    def __init__(self, output):
+        self.output = Path(output)
+        self.path = self.output.with_name(f".{self.output.name}.lock")
+        self._fd = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover (Windows)
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutputError(f"--output {self.output}: cannot create its lock file {self.path} "
+                              f"({e.strerror or e})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputError(f"--output {self.output} is being written by another run (pid {other}); "
+                              "wait for it to finish, or give this run another --output") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
 
 
 def _csv_value(value) -> str:

@@ -36,6 +36,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 from urllib.parse import quote
 
 from aesthetics.errors import OutputError
+from aesthetics.report.clean import SKIPPED_SHOWN, clean_records, read_report_records
 from aesthetics.report.histogram import histogram_svg
 from aesthetics.report.models import card_scores, model_names, model_summaries, ranks, scatter_axes, sort_values
 from aesthetics.report.scale import SCORE_RANGE, css_gradient, score_colour, text_colour
@@ -105,11 +106,23 @@ def _resolver(bases: Sequence[Path]):
     def resolve(path) -> Optional[Path]:
         if not path:
             return None
-        p = Path(path).expanduser()
+        try:
+            p = Path(path).expanduser()
+        except (RuntimeError, TypeError, ValueError):  # "~nosuchuser/x", not a path at all
+            return None
         candidates = [p] if p.is_absolute() else [base / p for base in bases]
-        return next((c for c in candidates if c.exists()), None)
+        return next((c for c in candidates if _exists(c)), None)
 
     return resolve
+
+
+def _exists(path: Path) -> bool:
+    """Whether `path` exists; False for a name no file can have (too long,
+    a NUL byte), which `Path.exists` raises for."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def score_text(record: dict) -> str:
@@ -155,18 +168,19 @@ def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
         )
 
 
-def _load(records, source) -> tuple[list[dict], Optional[Path]]:
-    """The records as a list, and the predict output they came from (if known)."""
+def _load(records, source) -> tuple[list, Optional[Path]]:
+    """The records as a list (as given: `clean_records` checks them), and
+    the predict output they came from (if known)."""
     if isinstance(records, (str, os.PathLike)):
-        from aesthetics.inference.outputs import read_records
-
         source = Path(records)
         if not source.is_file():
             from aesthetics.errors import InputNotFoundError
 
             raise InputNotFoundError(f"scores file not found: {source}")
-        return read_records(source), source
-    return [dict(r) for r in records], Path(source) if source is not None else None
+        return read_report_records(source), source
+    if isinstance(records, (dict, bytes)):
+        raise TypeError("records: give a list of score records (or a scores file's path), not one record")
+    return list(records), Path(source) if source is not None else None
 
 
 def write_report(
@@ -213,7 +227,8 @@ def write_report(
     """
     if thumb_size < 16 or thumb_size > 2048:
         raise ValueError(f"thumb_size must be in 16..2048, got {thumb_size}")
-    records, source = _load(records, source)
+    items, source = _load(records, source)
+    records, skipped = clean_records(items)  # a record the page cannot use is listed, not fatal
     bases = [Path.cwd()] + ([source.resolve().parent] if source is not None else [])
     output = Path(output)
     folder = output.resolve().parent
@@ -224,7 +239,7 @@ def write_report(
         names = [sort_by] + [n for n in names if n != sort_by]
     primary = names[0] if names else None
     scored, failed = split_records(records, primary)
-    summary = summarise(scored, failed, primary)
+    summary = summarise(scored, failed, primary, skipped=len(skipped))
     parts, omitted = sections(scored, limit)
     resolve = _resolver(bases)
     thumbs = thumbnails_in_order(
@@ -249,6 +264,8 @@ def write_report(
         omitted=omitted,
         failed=[(Path(str(r.get("path") or "")).name or str(r.get("image_id") or ""),
                  str(r.get("path") or r.get("image_id") or ""), failure_reason(r)) for r in failed],
+        skipped=skipped[:SKIPPED_SHOWN],
+        skipped_more=max(len(skipped) - SKIPPED_SHOWN, 0),
         explained=sum(1 for r in scored if r.get("explanation")) if explanations else 0,
         thumb_size=thumb_size,
         models=multi.get("models", []),
@@ -260,6 +277,9 @@ def write_report(
         _write_atomic(output, _template().generate(**context))
     finally:
         thumbs.close()  # stops the thumbnail threads if rendering failed midway
+    if skipped:
+        log.debug("the report skips %d record(s) it cannot use (listed on the page), e.g. %s: %s",
+                    len(skipped), skipped[0].name, skipped[0].reason)
     log.debug("wrote the report of %d photo(s) to %s", summary.total, output)
     return output
 

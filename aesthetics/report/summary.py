@@ -28,6 +28,7 @@ class Summary:
     best: Optional[float]
     worst: Optional[float]
     mean_std: Optional[float]  # the average uncertainty (std of the predicted distribution)
+    skipped: int = 0  # records the report could not use (not counted in total)
 
 
 def mean_score(record: dict, group: Optional[str] = None) -> Optional[float]:
@@ -58,7 +59,8 @@ def split_records(records: Sequence[dict], group: Optional[str] = None) -> tuple
     return scored, failed
 
 
-def summarise(scored: Sequence[dict], failed: Sequence[dict], group: Optional[str] = None) -> Summary:
+def summarise(scored: Sequence[dict], failed: Sequence[dict], group: Optional[str] = None,
+              skipped: int = 0) -> Summary:
     """The header's numbers; with several models, the scores are `group`'s."""
     views = [r if group is None else r.get(group) for r in scored]
     views = [v for v in views if isinstance(v, dict) and v.get("mean_score_prediction") is not None]
@@ -73,6 +75,7 @@ def summarise(scored: Sequence[dict], failed: Sequence[dict], group: Optional[st
         best=max(scores) if scores else None,
         worst=min(scores) if scores else None,
         mean_std=statistics.fmean(stds) if stds else None,
+        skipped=skipped,
     )
 
 

@@ -119,6 +119,16 @@ BAD_IMAGE_BYTES = {
     "only_magic.png": b"\x89PNG\r\n\x1a\n",
 }
 
+# Strips past MAX_ASPECT_RATIO (32:1): an error record each, decided from the
+# header before decoding (a 1 x 100000 PNG took about a minute to score when
+# its short side was enlarged to 32 px).
+STRIP_IMAGE_BYTES = {
+    "wide_4000x1.png": encoded("RGB", "PNG", size=(4000, 1)),
+    "tall_1x3000.png": encoded("RGB", "PNG", size=(1, 3000)),
+    "strip_100000x1.png": encoded("RGB", "PNG", size=(100_000, 1)),
+    "wide_3300x100.jpg": encoded("RGB", "JPEG", size=(3300, 100)),
+}
+
 # Odd but real images: every one must get a finite score.
 ODD_IMAGE_BYTES = {
     "mode_I16.tif": tiff_bytes("I;16"),
@@ -141,8 +151,7 @@ ODD_IMAGE_BYTES = {
     "image.webp": encoded("RGB", "WEBP"),
     "animated.gif": animated_gif(),
     "one_pixel.png": encoded("RGB", "PNG", size=(1, 1)),
-    "wide_4000x1.png": encoded("RGB", "PNG", size=(4000, 1)),
-    "tall_1x3000.png": encoded("RGB", "PNG", size=(1, 3000)),
+    "wide_32x1.png": encoded("RGB", "PNG", size=(320, 10)),  # exactly at the bound: scored
     "orientation_6.jpg": jpeg_with_orientation(6),
     "orientation_99.jpg": jpeg_with_orientation(99),
     "orientation_0.jpg": jpeg_with_orientation(0),

@@ -25,7 +25,7 @@ def library(tmp_path_factory):
     folder = tmp_path_factory.mktemp("library")
     for i, name in enumerate(GOOD):
         h.write(folder, name, h.jpeg_bytes(seed=i))
-    for name, data in {**h.BAD_IMAGE_BYTES, **h.ODD_IMAGE_BYTES}.items():
+    for name, data in {**h.BAD_IMAGE_BYTES, **h.ODD_IMAGE_BYTES, **h.STRIP_IMAGE_BYTES}.items():
         h.write(folder, name, data)
     for name in h.ODD_NAMES:
         h.write(folder, name, h.jpeg_bytes(seed=5))
@@ -69,7 +69,7 @@ def test_the_default_run_scored_with_both_models(scored):
 def test_the_run_succeeds_and_every_regular_file_gets_one_record(scored, library):
     rc, by_name, err = scored
     assert rc == 0 and "Traceback" not in err
-    expected = {n for n in [*GOOD, *h.BAD_IMAGE_BYTES, *h.ODD_IMAGE_BYTES, *h.ODD_NAMES]
+    expected = {n for n in [*GOOD, *h.BAD_IMAGE_BYTES, *h.ODD_IMAGE_BYTES, *h.STRIP_IMAGE_BYTES, *h.ODD_NAMES]
                 if Path(n).suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")}
     assert expected <= set(by_name)
     assert "latin1_\\xe9\\xff.jpg" in by_name  # a non-UTF-8 name, printable
@@ -86,6 +86,31 @@ def test_a_broken_file_is_an_error_record_with_a_reason(scored, name):
     record = scored[1][name]
     assert "mean_score_prediction" not in record and not [v for v in record.values() if isinstance(v, dict)]
     assert record["error"] and "\n" not in record["error"]
+
+
+@pytest.mark.parametrize("name", sorted(h.STRIP_IMAGE_BYTES))
+def test_a_strip_past_the_aspect_bound_is_an_error_record(scored, name):
+    record = scored[1][name]
+    assert "aspect ratio" in record["error"] and "beyond 32:1" in record["error"]
+
+
+@pytest.mark.parametrize("name", sorted(h.STRIP_IMAGE_BYTES))
+def test_a_strip_is_refused_on_every_path(tmp_path, name):
+    """The header decides it on the file paths; an array is checked as it is
+    prepared (the API's and Beam's in-memory inputs)."""
+    import numpy as np
+
+    from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
+    from aesthetics.data.resize import prepare_photo
+    from aesthetics.zoo import resolve_model
+
+    path = tmp_path / name
+    path.write_bytes(h.STRIP_IMAGE_BYTES[name])
+    for load in (load_image, load_image_legacy):
+        with pytest.raises(ImageDecodeError, match="aspect ratio"):
+            load(path)
+    with pytest.raises(ImageDecodeError, match="aspect ratio"):
+        prepare_photo(np.zeros((1, 5000, 3), np.uint8), resolve_model("technical", "onnx").recipe)
 
 
 @pytest.mark.parametrize("name", sorted(h.ODD_IMAGE_BYTES))
