@@ -69,11 +69,32 @@ def check_output_path(output, resume: bool = False, overwrite: bool = False) -> 
 # ----------------------------------------------------------------------------- reading
 
 
-def read_records(path) -> list[dict]:
+def read_records(path, bad=None) -> list[dict]:
     """The records in a predict output (any of the formats; [] if missing or
     empty). A last line cut off by a kill is dropped; anything else that is
-    not a record raises OutputError naming the file and line."""
+    not a record raises OutputError naming the file and line, or, when
+    `bad` is given, is passed to ``bad(where, reason)`` ("line 7", "not
+    JSON") and left out (the report's lenient reading). A file that is no
+    predict output at all raises either way."""
     path = Path(path)
+    if bad is None:
+        def bad(where, reason):
+            raise OutputError(f"{path}, {where}: not a predict record ({reason})")
+    rejected = []
+
+    def counted(where, reason):
+        rejected.append((where, reason))
+        bad(where, reason)
+
+    records = _read(path, counted)
+    if rejected and not records:
+        where, reason = rejected[0]
+        raise OutputError(f"{path}, {where}: not a predict record ({reason}); none of its "
+                          f"{len(rejected)} item(s) is one: not a predict output")
+    return records
+
+
+def _read(path: Path, bad) -> list[dict]:
     fmt = output_format(path)
     try:
         raw = path.read_bytes()
@@ -89,7 +110,7 @@ def read_records(path) -> list[dict]:
         except ValueError:  # includes UnicodeDecodeError
             data = None
         if isinstance(data, list):
-            return [_checked(r, path, i + 1) for i, r in enumerate(data)]
+            return [r for i, r in enumerate(data) if _checked(r, f"record {i + 1}", bad)]
         if data is not None:
             raise OutputError(f"{path}: not a predict output (a JSON {type(data).__name__}, not a list)")
     if b"\n" not in raw:  # not one whole line: not something predict wrote
@@ -102,7 +123,7 @@ def read_records(path) -> list[dict]:
         raise OutputError(f"{path}: not a predict output (not UTF-8 text: {e.reason})") from None
     lines = text.split("\n")[:-1]  # whole lines only (the text ends with a newline)
     if fmt == ".csv":
-        return _csv_records("\n".join(lines) + "\n", path)
+        return _csv_records("\n".join(lines) + "\n", path, bad)
     records = []
     for number, line in enumerate(lines, 1):
         line = line.strip()
@@ -113,19 +134,26 @@ def read_records(path) -> list[dict]:
         elif not line:
             continue
         try:
-            records.append(_checked(json.loads(line), path, number))
-        except ValueError:
-            raise OutputError(f"{path}, line {number}: not a predict record") from None
+            value = json.loads(line)
+        except (ValueError, RecursionError):
+            bad(f"line {number}", "not JSON")
+            continue
+        if _checked(value, f"line {number}", bad):
+            records.append(value)
     return records
 
 
-def _checked(record, path, number) -> dict:
-    if not isinstance(record, dict) or "path" not in record and "image_id" not in record:
-        raise OutputError(f"{path}, record {number}: not a predict record (no path or image_id)")
-    return record
+def _checked(record, where: str, bad) -> bool:
+    if not isinstance(record, dict):
+        bad(where, f"not a record: a JSON {type(record).__name__}, not an object")
+        return False
+    if "path" not in record and "image_id" not in record:
+        bad(where, "not a record: no path or image_id")
+        return False
+    return True
 
 
-def _csv_records(text: str, path) -> list[dict]:
+def _csv_records(text: str, path, bad) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "path" not in reader.fieldnames:
         raise OutputError(f"{path}: not a predict CSV (its header has no 'path' column)")
@@ -143,7 +171,8 @@ def _csv_records(text: str, path) -> list[dict]:
             else:
                 rec.update(_csv_scores(row, reader.fieldnames, ""))
         except (TypeError, ValueError, KeyError):
-            raise OutputError(f"{path}, line {reader.line_num}: not a predict record") from None
+            bad(f"line {reader.line_num} ({rec['path'] or rec['image_id']})", "a score that is not a number")
+            continue
         records.append(rec)
     return records
 

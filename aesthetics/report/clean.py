@@ -12,24 +12,21 @@ every other record as usual. One bad record never costs the page.
 ones: every score a finite float, every text shown on the page encodable
 (a lone surrogate from a JSON escape becomes ``\\xNN``), so nothing after it
 needs to distrust a record. `read_report_records` reads a scores file like
-`aesthetics.inference.outputs.read_records` but, where that refuses the
-whole file for one bad record (a line that is not JSON, a value that is not
-an object, a CSV row whose score is not a number), keeps the other records
-and turns the bad one into a skipped entry. A file with no record in it at
+`aesthetics.inference.outputs.read_records` with its `bad` hook: where the
+strict reading refuses the whole file for one bad record (a line that is not
+JSON, a value that is not an object, a CSV row whose score is not a number),
+it keeps the other records and turns the bad one into a skipped entry. A file with no record in it at
 all is still refused with `read_records`' one-line error.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from aesthetics.errors import OutputError
 from aesthetics.inference.records import printable_path
 
 MAX_SCORE = 1e9  # beyond any score scale; larger values would overflow the summaries
@@ -184,100 +181,10 @@ def clean_records(items: Iterable) -> tuple[list[dict], list[Skipped]]:
 
 def read_report_records(path) -> list:
     """The records of a scores file, with an `Unreadable` for each line or
-    item that is not one (see the module's notes). OutputError when the file
-    holds no record at all (as `read_records`)."""
-    from aesthetics.inference.outputs import output_format, read_records
+    item that is not one (`read_records`' lenient reading). OutputError when
+    the file holds no record at all, as `read_records` alone."""
+    from aesthetics.inference.outputs import read_records
 
-    try:
-        return read_records(path)
-    except OutputError as error:
-        refusal = error
-    path = Path(path)
-    fmt = output_format(path)
-    try:
-        raw = path.read_bytes()
-        items = _lenient(raw, fmt)
-    except (OSError, ValueError):
-        items = None
-    if not items or not any(isinstance(i, dict) for i in items):
-        raise refusal  # nothing in it is a record: not a predict output
-    return items
-
-
-def _lenient(raw: bytes, fmt: str) -> Optional[list]:
-    text = raw.decode("utf-8", "surrogateescape")
-    if fmt == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, list):
-            return [_item(r, f"record {i}") for i, r in enumerate(data, 1)]
-        if data is not None:
-            return None
-    if "\n" not in text:
-        return None
-    lines = text[: text.rindex("\n") + 1].split("\n")[:-1]  # whole lines only, as read_records
-    if fmt == ".csv":
-        return _csv_items("\n".join(lines) + "\n")
-    items = []
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if fmt == ".json":
-            if line in ("[", "]", ""):
-                continue
-            line = line.rstrip(",")
-        elif not line:
-            continue
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError):
-            items.append(Unreadable(f"line {number}", f"not JSON ({_show(line)})"))
-            continue
-        items.append(_item(value, f"line {number}"))
-    return items
-
-
-def _item(value, where: str):
-    if not isinstance(value, dict):
-        return Unreadable(where, f"not a record: {_kind(value)} ({_show(value)})")
-    if "path" not in value and "image_id" not in value:
-        return Unreadable(where, f"not a record: no path or image_id ({_show(value)})")
-    return value
-
-
-def _csv_items(text: str) -> Optional[list]:
-    """CSV rows as records whose values are still text (`clean_records`
-    checks the numbers); the columns are those `read_records` knows."""
-    reader = csv.DictReader(io.StringIO(text))
-    fields = reader.fieldnames or []
-    if "path" not in fields:
-        return None
-    groups = list(dict.fromkeys(f.rsplit(".", 1)[0] for f in fields if f.endswith(".mean_score_prediction")))
-    items = []
-    for row in reader:
-        if None in row:  # more cells than the header has columns
-            items.append(Unreadable(f"line {reader.line_num}", "more cells than the header has columns"))
-            continue
-        rec = {"image_id": row.get("image_id") or "", "path": row.get("path") or ""}
-        if row.get("error"):
-            rec["error"] = row["error"]
-        elif groups:
-            for group in groups:
-                rec[group] = _csv_scores(row, fields, f"{group}.")
-        else:
-            rec.update(_csv_scores(row, fields, ""))
-        items.append(rec)
-    return items
-
-
-def _csv_scores(row: dict, fields, prefix: str) -> dict:
-    bins = sorted((f for f in fields if f.startswith(prefix) and f[len(prefix):][:1] == "p"
-                   and f[len(prefix) + 1:].isdigit()), key=lambda f: int(f[len(prefix) + 1:]))
-    out = {"mean_score_prediction": row.get(f"{prefix}mean_score_prediction") or None}
-    if row.get(f"{prefix}std_score_prediction"):
-        out["std_score_prediction"] = row[f"{prefix}std_score_prediction"]
-    dist = [row[b] for b in bins if row.get(b)]
-    if dist:
-        out["distribution"] = dist
-    return out
+    unreadable: list = []
+    records = read_records(path, bad=lambda where, reason: unreadable.append(Unreadable(where, reason)))
+    return unreadable + records
