@@ -22,6 +22,18 @@ def add_run_arguments(p, default_output: str, set_example: str) -> None:
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
 
 
+def add_data_arguments(p, split_note: str = "") -> None:
+    """The labelled-data options of `train` and `tune` (each sets a data.* key)."""
+    from aesthetics.constants import LABEL_FORMATS
+
+    p.add_argument("--images", help="image folder (overrides data.images)")
+    p.add_argument("--labels", help="label file: AVA.txt, idealo JSON, MOS CSV, TID2013 (data.labels)")
+    p.add_argument("--label-format", choices=("auto",) + LABEL_FORMATS, help="label file format (default: auto)")
+    p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
+    p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids" + split_note)
+
+
 def run_overrides(args, pairs: dict, distribute_section: str = "train") -> list[str]:
     """`section.key=json` overrides from named options (None = not given),
     the shared backbone options, then the raw --set items (which win)."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-from aesthetics.constants import LABEL_FORMATS
-from aesthetics.cli.common import add_run_arguments, load_run_config, require_path, run_overrides
+from aesthetics.cli.common import (
+    add_data_arguments,
+    add_run_arguments,
+    load_run_config,
+    require_path,
+    run_overrides,
+)
 
 
 def check_run_folder(path) -> None:
@@ -25,12 +30,7 @@ def register(sub, parents=()):
         "metrics.json and history.csv. Re-running the same command resumes an "
         "interrupted run from its last checkpoint.",
     )
-    p.add_argument("--images", help="image folder (overrides data.images)")
-    p.add_argument("--labels", help="label file: AVA.txt, idealo JSON, MOS CSV, TID2013 (data.labels)")
-    p.add_argument("--label-format", choices=("auto",) + LABEL_FORMATS, help="label file format (default: auto)")
-    p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                   help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
-    p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids")
+    add_data_arguments(p)
     p.add_argument("--init-from", help="a .keras model (or a shipped model's name, e.g. "
                    "clive-mobilenet) whose backbone initialises this one")
     p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full); "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from aesthetics.cli.common import add_run_arguments, positive_int, require_path
+from aesthetics.cli.common import add_data_arguments, add_run_arguments, positive_int, require_path
 from aesthetics.cli.train import check as check_train
 from aesthetics.cli.train import collect_overrides
-from aesthetics.constants import LABEL_FORMATS
 
 
 def register(sub, parents=()):
@@ -27,13 +26,7 @@ def register(sub, parents=()):
                    "hyperband varies train.epochs_full up to the base config's value")
     p.add_argument("--max-trials", type=positive_int, help="trials in all (random/bayesian; default 10); "
                    "hyperband derives its trials from train.epochs_full")
-    p.add_argument("--images", help="image folder (overrides data.images)")
-    p.add_argument("--labels", help="label file: AVA.txt, idealo JSON, MOS CSV, TID2013 (data.labels)")
-    p.add_argument("--label-format", choices=("auto",) + LABEL_FORMATS, help="label file format (default: auto)")
-    p.add_argument("--score-range", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                   help="range of a MOS label file, mapped onto 1..10 (e.g. 0 100)")
-    p.add_argument("--split-file", help="JSON {'train': [...], 'val': [...]} of image ids (the same split "
-                   "for every trial)")
+    add_data_arguments(p, ' (the same split for every trial)')
     p.add_argument("--epochs", type=int, help="train.epochs_full of the base config (hyperband: the most "
                    "epochs a trial gets)")
     p.add_argument("--batch-size", type=int, help="data.batch_size")
