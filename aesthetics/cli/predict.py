@@ -51,6 +51,9 @@ def register(sub, parents=()):
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--workers", type=positive_int, help="decoding threads (default: CPUs, at most 8)")
     p.add_argument("--max-pixels", type=positive_int, help="refuse images with more pixels (bomb guard)")
+    p.add_argument("--max-batch-pixels", type=positive_int, metavar="N",
+                   help="pixels per model call at most (default 2000000): bounds memory on large photos, "
+                   "whatever --batch-size says (a larger photo is scored alone)")
     rank = p.add_argument_group("ranking (the --output file always holds every photo)")
     rank.add_argument("--sort", action="store_true", help="print (and write --output) best first")
     rank.add_argument("--sort-by", metavar="NAME", help="with several models: whose score ranks, "
@@ -239,7 +242,8 @@ def _score_and_finish(args, scorer, legacy, bins, explain, show) -> int:
         summary = stream_to_output(
             scorer, args.image_paths, output=args.output, resume=args.resume, bins=bins,
             batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels,
-            workers=args.workers, on_batch=show.batch, before_write=explain, on_plan=show.plan)
+            workers=args.workers, batch_pixels=args.max_batch_pixels, on_batch=show.batch,
+            before_write=explain, on_plan=show.plan)
     except KeyboardInterrupt as e:
         show.close()
         summary = getattr(e, "summary", None)

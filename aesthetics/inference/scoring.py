@@ -28,7 +28,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from aesthetics.constants import DEFAULT_MAX_PIXELS
+from aesthetics.constants import DEFAULT_BATCH_PIXELS, DEFAULT_MAX_PIXELS
 from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
 from aesthetics.data.resize import draft_size, prepare_photo
 from aesthetics.inference.records import error_record, image_ids, make_record, printable_path
@@ -91,6 +91,7 @@ def iter_outputs(
     legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     workers: Optional[int] = None,
+    batch_pixels: Optional[int] = None,
 ) -> Iterator[list[tuple]]:
     """The scoring loop: yields lists of ``(index, output_row, error)``, one
     list per model call (with the files that failed since the previous one:
@@ -107,8 +108,12 @@ def iter_outputs(
         legacy: override the recipe's idealo-preprocessing flag.
         max_pixels: refuse larger images (decompression bombs).
         workers: decoding threads (default: the CPU count, at most 8).
+        batch_pixels: a model call takes photos up to this many pixels in
+            all (default `DEFAULT_BATCH_PIXELS`; a larger photo goes alone),
+            so memory is bounded by pixels, not by `batch_size` x photo size.
     """
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+    batch_pixels = batch_pixels or DEFAULT_BATCH_PIXELS
     workers = workers or min(8, os.cpu_count() or 1)
     if hasattr(scorer, "load"):  # several models (inference.multi): a tuple of inputs per photo
         loader = lambda p: scorer.load(p, max_pixels)  # noqa: E731
@@ -137,8 +142,10 @@ def iter_outputs(
                 yield done
                 done = []
             continue
-        if images and _shape(image) != _shape(images[0]):
-            # native-resolution recipes: a batch holds photos of one size
+        if images and (_shape(image) != _shape(images[0])
+                       or (len(images) + 1) * _pixels(image) > batch_pixels):
+            # native-resolution recipes: a batch holds photos of one size, and
+            # no more of them than the pixel budget allows
             yield done + run_batch()  # handed on after every model call
             done = []
         images.append(image)
@@ -150,6 +157,13 @@ def iter_outputs(
         done.extend(run_batch())
     if done:
         yield done
+
+
+def _pixels(image) -> int:
+    """A photo's pixels as the budget counts them: with several models, its
+    largest input (each model's call is bounded on its own)."""
+    parts = image if isinstance(image, tuple) else (image,)
+    return max(part.shape[0] * part.shape[1] for part in parts)
 
 
 def _shape(image):
@@ -171,13 +185,14 @@ def iter_scored(
     max_pixels: Optional[int] = None,
     workers: Optional[int] = None,
     ids: Optional[Sequence[str]] = None,
+    batch_pixels: Optional[int] = None,
 ) -> Iterator[list[dict]]:
     """`iter_outputs` as records (`aesthetics.inference.records`): one list
     per model call, every path exactly one record; `ids` are the records'
     image ids (default `image_ids(paths)`)."""
     ids = list(ids) if ids is not None else image_ids(paths)
     record = getattr(scorer, "make_record", make_record)  # a model group's records have a group per model
-    for batch in iter_outputs(scorer, paths, batch_size, legacy, max_pixels, workers):
+    for batch in iter_outputs(scorer, paths, batch_size, legacy, max_pixels, workers, batch_pixels):
         yield [record(paths[i], ids[i], row) if error is None else error_record(paths[i], ids[i], error)
                for i, row, error in batch]
 

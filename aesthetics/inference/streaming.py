@@ -104,6 +104,7 @@ def stream_to_output(
     legacy: Optional[bool] = None,
     max_pixels: Optional[int] = None,
     workers: Optional[int] = None,
+    batch_pixels: Optional[int] = None,
     on_batch: Optional[Callable[[list], None]] = None,
     before_write: Optional[Callable[[list], None]] = None,
     on_plan: Optional[Callable[[int], None]] = None,
@@ -130,7 +131,8 @@ def stream_to_output(
         on_plan(len(todo))
     start = time.perf_counter()
     batches = iter_scored(scorer, [paths[i] for i in todo], batch_size=batch_size, legacy=legacy,
-                          max_pixels=max_pixels, workers=workers, ids=[ids[i] for i in todo])
+                          max_pixels=max_pixels, workers=workers, ids=[ids[i] for i in todo],
+                          batch_pixels=batch_pixels)
     try:
         for batch in batches:
             if before_write is not None:

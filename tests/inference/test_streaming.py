@@ -155,3 +155,36 @@ def test_a_record_cut_inside_a_utf8_character_is_dropped(tmp_path):
     cut = data.rindex("é".encode()) + 1  # inside the last record's two-byte "é"
     out.write_bytes(data[:cut])
     assert [r["image_id"] for r in read_records(out)] == ["café0", "café1"]
+
+
+def test_batches_are_cut_by_the_pixel_budget(tmp_path):
+    """Large photos go fewer at a time (memory is bounded by pixels, not by
+    batch_size); a photo past the budget goes alone; small ones fill batch_size."""
+    import numpy as np
+    from PIL import Image
+
+    from aesthetics.inference.scoring import iter_outputs
+    from aesthetics.models.recipe import Recipe
+
+    calls = []
+
+    class Recording:
+        recipe = Recipe(image_size=224, resize="native", max_side=1024)
+
+        def __call__(self, batch):
+            calls.append(batch.shape)
+            return np.full((len(batch), 10), 0.1, np.float32)
+
+    big = [tmp_path / f"big{i}.png" for i in range(5)]
+    small = [tmp_path / f"small{i}.png" for i in range(6)]
+    for path in big:
+        Image.new("RGB", (1000, 800), (90, 120, 150)).save(path)
+    for path in small:
+        Image.new("RGB", (100, 80), (90, 120, 150)).save(path)
+    out = [row for batch in iter_outputs(Recording(), big + small, batch_size=4, workers=1,
+                                         batch_pixels=1_700_000) for row in batch]
+    assert [i for i, _, _ in out] == list(range(11)) and all(e is None for _, _, e in out)
+    assert [c[0] for c in calls] == [2, 2, 1, 4, 2]  # 2 x 0.8 MP fit 1.7 MP; 4 small = batch_size
+    calls.clear()
+    list(iter_outputs(Recording(), big[:2], batch_size=4, workers=1, batch_pixels=500_000))
+    assert [c[0] for c in calls] == [1, 1]  # each past the budget: alone
