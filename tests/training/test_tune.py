@@ -185,3 +185,11 @@ def test_bad_space_fails_before_tensorflow(tmp_path):
                         *SETS], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert json.loads(p.stdout.strip().splitlines()[-1]) == {"rc": 2, "tf": False, "keras": False, "kt": False}
     assert "model.dropuot" in p.stderr
+
+
+def test_the_example_search_space_is_valid():
+    from aesthetics.training.tune import load_space
+
+    root = Path(__file__).resolve().parents[2]
+    _, params = load_space(root / "configs" / "search_spaces" / "clive.json", root / "configs" / "clive_dual_path.json")
+    assert len(params) >= 5
