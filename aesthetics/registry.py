@@ -26,21 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Union
 
 from aesthetics.checks import (
+    TYPE_CHECKS,
     check_json_values,
     choices_text,
     config_error,
-    expect_bool,
     expect_dict,
-    expect_int,
     expect_list,
-    expect_number,
     expect_str,
     in_range,
     one_of,
 )
-
-_KIND_CHECKS = {"int": expect_int, "float": expect_number, "bool": expect_bool, "str": expect_str,
-                "list": expect_list, "dict": expect_dict}
 
 
 @dataclass(frozen=True)
@@ -73,8 +68,8 @@ class Option:
     doc: str = ""
 
     def __post_init__(self):
-        if self.kind not in _KIND_CHECKS and self.kind != "any":
-            raise ValueError(f"Option kind must be one of {sorted(_KIND_CHECKS) + ['any']}, got {self.kind!r}")
+        if self.kind not in TYPE_CHECKS and self.kind != "any":
+            raise ValueError(f"Option kind must be one of {sorted(TYPE_CHECKS) + ['any']}, got {self.kind!r}")
 
     def check(self, key: str, value: Any) -> Any:
         """`value` checked against the schema (a ConfigError naming `key`);
@@ -85,13 +80,13 @@ class Option:
                 return None
             raise config_error(key, f"expected a {self.kind}, got null")
         if self.kind != "any":
-            value = _KIND_CHECKS[self.kind](key, value)
+            value = TYPE_CHECKS[self.kind](key, value)
         if self.choices is not None:
             one_of(key, value, self.choices)
         if self.kind in ("int", "float"):
             in_range(key, value, self.low, self.high, self.low_open, self.high_open, why=self.why)
         if self.kind == "list" and self.item is not None:
-            value = [_KIND_CHECKS[self.item](f"{key}[{i}]", v) for i, v in enumerate(value)]
+            value = [TYPE_CHECKS[self.item](f"{key}[{i}]", v) for i, v in enumerate(value)]
         return value
 
 

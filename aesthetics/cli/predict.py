@@ -262,7 +262,7 @@ def finish(args, summary, show, bins) -> int:
     """Ranking, copies, the report and the summary line, once all is scored."""
     from aesthetics.errors import OutputError
     from aesthetics.inference.outputs import read_records, write_records
-    from aesthetics.inference.records import format_table, is_scored, score_view
+    from aesthetics.inference.records import format_table, is_scored
 
     if summary.write_error is not None:
         if show.deferred:  # nothing was printed yet: these are not on disk
@@ -278,13 +278,13 @@ def finish(args, summary, show, bins) -> int:
     group = getattr(args, "sort_group", None)  # several models: whose score ranks
     if args.sort and args.output:
         errors = [r for r in records if not is_scored(r)]
-        write_records(ranked(records, group) + errors, args.output, bins=bins)  # atomic
+        write_records(select_records(records, group) + errors, args.output, bins=bins)  # atomic
     if show.deferred:
         print_selection(args, records, group)
     if args.copy_to or args.link_to:
-        from aesthetics.inference.ranking import place_files, select
+        from aesthetics.inference.ranking import place_files
 
-        chosen = select([score_view(r, group) for r in records], args.top_k, args.min_score)
+        chosen = select_records(records, group, args.top_k, args.min_score)
         folder = args.copy_to or args.link_to
         placed, failed = place_files(chosen, folder, "copy" if args.copy_to else "link")
         print(f"aesthetics: {'copied' if args.copy_to else 'linked'} {placed} photo(s) into "
@@ -305,29 +305,23 @@ def finish(args, summary, show, bins) -> int:
     return 0 if summary.scored + summary.kept else 1
 
 
-def ranked(records, group=None) -> list:
-    """The scored records best first by `group`'s score (several models) or the score."""
-    from aesthetics.inference.records import by_score, score_view
+def select_records(records, group=None, top_k=None, min_score=None) -> list:
+    """The scored records best first (at most `top_k`, at least `min_score`),
+    by `group`'s score with several models, else by the score."""
+    from aesthetics.inference.ranking import select
+    from aesthetics.inference.records import score_view
 
-    if group is None:
-        return by_score(records)
-    views = [score_view(r, group) for r in records]
+    views = [score_view(r, group) for r in records]  # one-model records are their own view
     full = {id(v): r for v, r in zip(views, records)}
-    return [full[id(v)] for v in by_score(views)]
+    return [full[id(v)] for v in select(views, top_k, min_score)]
 
 
 def print_selection(args, records, group=None) -> None:
     """The table at the end: ranked (--sort/--top-k/--min-score; by `group`'s
     score with several models), then errors."""
-    from aesthetics.inference.ranking import select
-    from aesthetics.inference.records import format_table, is_scored, score_view
+    from aesthetics.inference.records import format_table, is_scored
 
-    if group is None:
-        print(format_table(select(records, args.top_k, args.min_score)))
-    else:
-        views = [score_view(r, group) for r in records]
-        full = {id(v): r for v, r in zip(views, records)}
-        print(format_table([full[id(v)] for v in select(views, args.top_k, args.min_score)]))
+    print(format_table(select_records(records, group, args.top_k, args.min_score)))
     if args.top_k is None and args.min_score is None:
         failed = [r for r in records if not is_scored(r)]
         if failed:
