@@ -114,6 +114,10 @@ register_loss("mse", f"{_LOSSES}:MeanMSELoss", options={"normalize": _NORMALIZE}
               description="squared error of the mean score")
 register_loss("l1", f"{_LOSSES}:MeanL1Loss", options={"normalize": _NORMALIZE},
               description="absolute error of the mean score")
+register_loss("emd_plcc", "aesthetics.losses.correlation:EMDPLCCLoss",
+              options={"r": _R, "plcc_weight": _WEIGHT, "rank_weight": Option("float", 0.0, low=0),
+                       "rank_margin": Option("float", 0.0, low=0, high=1)},
+              description="EMD + batch PLCC (and optional pairwise ranking) of the mean scores")
 
 # ---------------------------------------------------------------- backbones
 

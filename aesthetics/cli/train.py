@@ -33,6 +33,8 @@ def register(sub, parents=()):
     add_data_arguments(p)
     p.add_argument("--init-from", help="a .keras model (or a shipped model's name, e.g. "
                    "clive-mobilenet) whose backbone initialises this one")
+    p.add_argument("--init-head", action="store_true", help="with --init-from: copy its score head too, so "
+                   "training starts from what that model already predicts (same pooling and bins needed)")
     p.add_argument("--epochs", type=int, help="phase-2 epochs (train.epochs_full); "
                    "refused when the config sets train.stages (set each stage's epochs there)")
     p.add_argument("--batch-size", type=int, help="data.batch_size")
@@ -70,6 +72,10 @@ def check(args) -> None:
     require_path(config.data.images, "data.images", "dir")
     if config.data.split_file:
         require_path(config.data.split_file, "data.split_file", "file")
+    if args.init_head and not args.init_from:
+        from aesthetics.errors import ConfigError
+
+        raise ConfigError("--init-head copies the head of the --init-from model; give --init-from too")
     if args.init_from:
         from aesthetics import zoo
         from aesthetics.inference.loading import check_model_path
@@ -85,7 +91,7 @@ def run(args) -> int:
 
     config = args.config_obj
     metrics = train(
-        config, args.output, init_from=args.init_from,
+        config, args.output, init_from=args.init_from, init_head=args.init_head,
         resume=not args.no_resume, verbose=args.verbose,
     )
     shown = {k: metrics[k] for k in ("n", "srcc", "plcc", "accuracy", "mae", "emd", "train_seconds") if k in metrics}

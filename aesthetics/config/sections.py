@@ -34,7 +34,12 @@ class DataConfig:
         to disable cropping.
     random_crop, hflip: training-time augmentation switches.
     eval_resize: "resize" squashes the whole image to image_size (NIMA; the
-        whole composition counts) or "center_crop" (resize_to, then crop).
+        whole composition counts), "center_crop" (resize_to, then crop) or
+        "native": validation and scoring see the whole photo at its own
+        resolution (shrunk only above `max_side`), and training sees random
+        image_size x image_size crops of it (no resize: the pixel scale the
+        quality is judged at stays the photo's own).
+    max_side: long-side cap of "native" photos (pixels).
     label_format: "auto" or one of `aesthetics.data.labels.LABEL_FORMATS`.
     score_range: [low, high] of a MOS label file, mapped onto 1..10.
     val_fraction / split_file: validation split (a split file wins);
@@ -54,7 +59,8 @@ class DataConfig:
     resize_to: int = 256
     random_crop: bool = True
     hflip: bool = True
-    eval_resize: str = "resize"  # or "center_crop"
+    eval_resize: str = "resize"  # or "center_crop", "native"
+    max_side: int = 1024
     batch_size: int = 32
     val_fraction: float = 0.2
     split_seed: int = 42

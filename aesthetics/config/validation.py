@@ -70,7 +70,7 @@ from aesthetics.constants import (
     MIXED_PRECISION_POLICIES,
     NUM_DEGRADATION_LEVELS,
     OPTIMIZERS,
-    RESIZE_POLICIES,
+    RECIPE_RESIZE_POLICIES,
 )
 from aesthetics.registry import import_plugins
 
@@ -108,8 +108,12 @@ def validate_data(d) -> None:
             raise config_error("data.score_range", f"expected [low, high] with low != high, got {show(r)}")
     in_range("data.image_size", d.image_size, MIN_IMAGE_SIZE, MAX_SIDE)
     in_range("data.resize_to", d.resize_to, 1, MAX_SIDE)
-    one_of("data.eval_resize", d.eval_resize, RESIZE_POLICIES)
-    if (d.random_crop or d.eval_resize == "center_crop") and d.resize_to < d.image_size:
+    one_of("data.eval_resize", d.eval_resize, RECIPE_RESIZE_POLICIES)
+    in_range("data.max_side", d.max_side, MIN_IMAGE_SIZE, MAX_SIDE)
+    if d.eval_resize == "native" and d.image_size > d.max_side:
+        raise config_error("data.image_size", f"the training crop ({d.image_size}) must fit in a photo shrunk to "
+                           f"data.max_side ({d.max_side})", related=("data.max_side", "data.eval_resize"))
+    if d.eval_resize != "native" and (d.random_crop or d.eval_resize == "center_crop") and d.resize_to < d.image_size:
         why = "data.random_crop is true" if d.random_crop else "data.eval_resize is 'center_crop'"
         raise config_error(
             "data.resize_to",

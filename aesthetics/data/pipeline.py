@@ -11,6 +11,11 @@
          fed by Dataset.random, so runs are reproducible and epochs differ)
       -> batch -> prefetch
 
+"native" (`eval_resize`): no resize at all. Photos keep their own size
+(shrunk only above `max_side`, as the scoring recipe does); training takes
+random image_size crops of them, validation the whole photo, batched with
+photos of the same shape within the scoring loop's pixel budget.
+
 Images leave the pipeline as float32 RGB in [0, 255]; the model's
 `BackbonePreprocess` layer applies the backbone's own normalisation.
 """
@@ -30,7 +35,8 @@ from aesthetics.data.images import (
     load_image,
     load_image_legacy,
 )
-from aesthetics.data.resize import resize_photo, square_draft_size
+from aesthetics.constants import DEFAULT_BATCH_PIXELS, NATIVE_MAX_SIDE, NATIVE_MIN_SIDE
+from aesthetics.data.resize import fit_photo, native_draft_size, resize_photo, square_draft_size
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -41,8 +47,10 @@ class PipelineOptions:
 
     image_size: model input side.
     resize_to: training images are resized to resize_to^2, then cropped.
-    eval_resize: "resize" (whole image squashed to image_size^2, NIMA) or
-        "center_crop" (resize to resize_to^2, centre crop image_size^2).
+    eval_resize: "resize" (whole image squashed to image_size^2, NIMA),
+        "center_crop" (resize to resize_to^2, centre crop image_size^2) or
+        "native" (the photo's own size up to max_side; training crops of
+        image_size^2).
     legacy: idealo NIMA preprocessing (nearest resize straight to image_size,
         no EXIF rotation) for their published weights.
     """
@@ -56,6 +64,11 @@ class PipelineOptions:
     cache: bool = True
     shuffle_buffer: int = 2048
     legacy: bool = False
+    max_side: int = NATIVE_MAX_SIDE
+
+    @property
+    def native(self) -> bool:
+        return self.eval_resize == "native" and not self.legacy
 
     @classmethod
     def from_data_config(cls, data, **overrides) -> "PipelineOptions":
@@ -68,6 +81,7 @@ class PipelineOptions:
             "max_pixels": data.max_pixels,
             "cache": data.cache,
             "shuffle_buffer": data.shuffle_buffer,
+            "max_side": data.max_side,
         }
         values.update(overrides)
         return cls(**values)
@@ -80,6 +94,7 @@ class PipelineOptions:
             "resize_to": recipe.resize_to,
             "eval_resize": recipe.resize,
             "legacy": recipe.legacy,
+            "max_side": recipe.max_side,
         }
         values.update(overrides)
         return cls(**values)
@@ -100,14 +115,20 @@ def resize_image(image, size: int):
 
 def _decoder(report: DecodeReport, options: PipelineOptions, size: int):
     """Python side of the decode step: returns (image uint8 (size, size, 3),
-    error text)."""
+    error text). Native: the photo at its own size (long side at most
+    max_side; a short side under `size`, the training crop, enlarged to it)."""
 
     empty = np.zeros((size, size, 3), np.uint8)
+    min_side = max(NATIVE_MIN_SIDE, size)
 
     def decode(path_bytes):
         path = path_bytes.decode("utf-8")
         try:
-            if options.legacy:
+            if options.native:
+                image = load_image(path, max_pixels=options.max_pixels,
+                                   draft=lambda w, h: native_draft_size(options.max_side, w, h, min_side))
+                image = fit_photo(image, options.max_side, min_side)
+            elif options.legacy:
                 image = load_image_legacy(path, options.image_size)
             else:
                 # the same JPEG draft decode as predict (aesthetics.inference.scoring)
@@ -132,7 +153,7 @@ def _decode_and_resize(path, size, report, options):
         _decoder(report, options, size), [path], [tf.uint8, tf.string], stateful=False
     )
     # uint8 (rounded by resize_photo): 4x smaller cache, what any 8-bit pipeline sees
-    image.set_shape([size, size, 3])
+    image.set_shape([None, None, 3] if options.native else [size, size, 3])
     error.set_shape([])
     return image, tf.equal(tf.strings.length(error), 0)
 
@@ -177,8 +198,11 @@ def make_training_dataset(
     moves the weights on zero gradients), and under a distribution strategy
     a last partial batch would leave a replica an empty share."""
     report = report if report is not None else DecodeReport()
-    crop = options.random_crop and options.resize_to > options.image_size
-    size = options.resize_to if crop else options.image_size
+    if options.native:  # crops of the photo itself (centre crops without random_crop)
+        crop, size = True, options.image_size
+    else:
+        crop = options.random_crop and options.resize_to > options.image_size
+        size = options.resize_to if crop else options.image_size
     targets = np.asarray(targets, np.float32)
     ds = _base_dataset(paths, (targets,), size, report, options, shard=shard)
     ds = ds.shuffle(
@@ -195,7 +219,9 @@ def make_training_dataset(
     def augment(pair, seed_pair):
         image, target = pair
         image = tf.cast(image, tf.float32)
-        if crop:
+        if options.native and not options.random_crop:
+            image = _center_crop(image, options.image_size)
+        elif crop:
             image = tf.image.stateless_random_crop(
                 image, (options.image_size, options.image_size, 3), seed=seed_pair
             )
@@ -223,6 +249,8 @@ def make_eval_dataset(
     report = report if report is not None else DecodeReport()
     center_crop = options.eval_resize == "center_crop" and not options.legacy
     size = options.resize_to if center_crop else options.image_size
+    if options.native:  # the scoring recipe's photo: enlarged only below NATIVE_MIN_SIDE
+        size = NATIVE_MIN_SIDE
     extras = []
     if with_index:
         extras.append(np.arange(len(paths), dtype=np.int64))
@@ -238,4 +266,28 @@ def make_eval_dataset(
         return (image,) + rest
 
     ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
+    if options.native:
+        return _batch_by_shape(ds, batch_size).prefetch(AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _center_crop(image, size: int):
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[top:top + size, left:left + size]
+
+
+def _batch_by_shape(ds, batch_size: int, batch_pixels: int = DEFAULT_BATCH_PIXELS):
+    """Batches of photos of one shape (native photos differ in size), at most
+    `batch_size` of them and no more pixels than the scoring loop's budget
+    (a larger photo alone). Order changes only across shapes."""
+
+    def key(image, *rest):
+        shape = tf.cast(tf.shape(image), tf.int64)
+        return shape[0] * 1_000_003 + shape[1]
+
+    def window(k):
+        h, w = k // 1_000_003, k % 1_000_003
+        return tf.clip_by_value(tf.constant(batch_pixels, tf.int64) // tf.maximum(h * w, 1), 1, batch_size)
+
+    return ds.group_by_window(key, lambda k, d: d.batch(batch_size), window_size_func=window)

@@ -76,13 +76,16 @@ def draft_size(recipe, width: int, height: int):
     if recipe.legacy:
         return None
     if recipe.native:
-        scale = min(1.0, recipe.max_side / max(width, height))
-        if min(width, height) * scale < NATIVE_MIN_SIDE:
-            return None  # enlarged by fit_photo: decode it all
-        need = (width * scale * DRAFT_MARGIN, height * scale * DRAFT_MARGIN)
-    else:
-        return square_draft_size(recipe.input_side, width, height)
-    return _worth_it(need, width, height)
+        return native_draft_size(recipe.max_side, width, height)
+    return square_draft_size(recipe.input_side, width, height)
+
+
+def native_draft_size(max_side: int, width: int, height: int, min_side: int = NATIVE_MIN_SIDE):
+    """`draft_size` for `fit_photo(image, max_side, min_side)`."""
+    scale = min(1.0, max_side / max(width, height))
+    if min(width, height) * scale < min_side:
+        return None  # enlarged by fit_photo: decode it all
+    return _worth_it((width * scale * DRAFT_MARGIN, height * scale * DRAFT_MARGIN), width, height)
 
 
 def square_draft_size(side: int, width: int, height: int):

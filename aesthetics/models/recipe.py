@@ -119,6 +119,7 @@ class Recipe:
         return cls(
             image_size=int(data.image_size),
             resize=data.eval_resize,
+            max_side=int(getattr(data, "max_side", NATIVE_MAX_SIDE)),
             resize_to=max(int(data.resize_to), int(data.image_size)),
             output=output,
             num_bins=int(num_bins),

@@ -68,7 +68,7 @@ from aesthetics.training.callbacks import (
 from aesthetics.training.optim import make_optimizer, with_loss_scaling
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
 from aesthetics.training.stages import StageProgress, plan_stages, resize_for, segments
-from aesthetics.training.weights import transfer_backbone_weights, unfreeze_backbone
+from aesthetics.training.weights import transfer_backbone_weights, transfer_head_weights, unfreeze_backbone
 
 log = logging.getLogger("aesthetics")
 OUTPUTS = ("best.keras", "model.keras", "metrics.json", "split.json")
@@ -255,12 +255,15 @@ def train(
     resume: bool = True,
     verbose: int = 1,
     callbacks=(),
+    init_head: bool = False,
 ) -> dict:
     """Trains per `config` into `run_dir`; resumes from its last checkpoint if
     one exists (and `resume`). Returns the final validation metrics.
 
     Nothing global changes: the dtype policy (train.mixed_precision) applies
-    inside this call only. Under `train.distribute`, everything from the
+    inside this call only. `init_from`: a model whose backbone weights start
+    this one; `init_head` copies its score head too (start from what it
+    already predicts, e.g. fine-tuning a frozen-backbone model). Under `train.distribute`, everything from the
     model's creation to the final evaluation happens in the strategy's scope
     (aesthetics.training.distribute); a non-chief worker writes its run
     folder into a private temporary folder."""
@@ -268,10 +271,10 @@ def train(
 
     with dtype_policy_scope(config.train.mixed_precision), \
             strategy_run(config.train.distribute, run_dir) as (strategy, folder):
-        return _train(config, folder, init_from, resume, verbose, callbacks, strategy)
+        return _train(config, folder, init_from, resume, verbose, callbacks, strategy, init_head)
 
 
-def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> dict:
+def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy, init_head=False) -> dict:
     from aesthetics.training.distribute import build_before_fit
 
     run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
@@ -310,9 +313,14 @@ def _train(config, run_dir, init_from, resume, verbose, callbacks, strategy) -> 
         if init_from:
             from aesthetics.inference.loading import load_model
 
-            n = transfer_backbone_weights(load_model(init_from), model)
+            source = load_model(init_from)
+            n = transfer_backbone_weights(source, model)
             model.info["init_from"] = Path(init_from).name
             log.info("initialised the backbone from %s (%d tensors)", init_from, n)
+            if init_head:
+                n = transfer_head_weights(source, model)
+                model.info["init_head"] = True
+                log.info("initialised the score head from %s (%d tensors)", init_from, n)
 
     t0 = time.time()
     done = int(state.get("epochs_done", 0)) if resuming else 0

@@ -24,6 +24,31 @@ def transfer_backbone_weights(source: keras.Model, target: keras.Model) -> int:
     return len(src_w)
 
 
+def transfer_head_weights(source: keras.Model, target: keras.Model) -> int:
+    """Copies the weighted layers after the backbone (the score head, e.g.
+    "scores") from `source` to the same-named layers of `target`, so training
+    starts from what `source` predicts. Returns the number of tensors copied;
+    ModelFileError when a layer is missing or its shapes differ (another
+    head, pooling or number of bins)."""
+    names = [layer.name for layer in target.layers]
+    if "backbone" not in names:
+        raise ModelFileError("both models need a sub-model named 'backbone'")
+    n = 0
+    for layer in target.layers[names.index("backbone") + 1:]:
+        if not layer.weights:
+            continue
+        try:
+            values = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            raise ModelFileError(f"the --init-from model has no head layer {layer.name!r}") from None
+        if [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
+            raise ModelFileError(f"the --init-from model's head layer {layer.name!r} has other shapes "
+                                 "(different pooling, pool_layers or num_bins?)")
+        layer.set_weights(values)
+        n += len(values)
+    return n
+
+
 def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
     """Copies every weighted layer of `target` from the same-named layer of
     `source` (nested models flattened). Returns the number of tensors copied;
