@@ -157,20 +157,26 @@ class Scorer:
         return prepare_photo(image, self.recipe).astype(np.float32)
 
     # ---- scoring
-    def score(self, x, batch_size: int = 32):
+    def score(self, x, batch_size: int = 32, batch_pixels: Optional[int] = None):
         """Records for `x` (see the module docstring): one record for a single
         image (a file path, PIL image, bytes, (H, W, 3) array), a list for a
         folder, a glob, a list or an (N, H, W, 3) batch. An input that cannot
-        be used is a record with an ``error``; the others are still scored."""
+        be used is a record with an ``error``; the others are still scored.
+        A model call takes at most `batch_size` photos and `batch_pixels`
+        pixels (default `DEFAULT_BATCH_PIXELS`, as `predict`): memory is
+        bounded on large photos; scores do not depend on either."""
+        from aesthetics.inference.batching import pixel_batches
         from aesthetics.inference.records import make_record
         from aesthetics.inference.scoring import score_paths
 
         batch_size = _check_batch_size(batch_size)
+        batch_pixels = _check_batch_pixels(batch_pixels)
         items, single = self._items(x)
         records: list = [None] * len(items)
         file_idx = [i for i, it in enumerate(items) if it.path is not None and it.error is None]
         if file_idx:
-            recs = score_paths(self._scorer, [items[i].path for i in file_idx], batch_size=batch_size)
+            recs = score_paths(self._scorer, [items[i].path for i in file_idx], batch_size=batch_size,
+                               batch_pixels=batch_pixels)
             for i, rec in zip(file_idx, recs):
                 records[i] = rec
         pending = []  # (index, prepared array)
@@ -184,14 +190,14 @@ class Scorer:
                 except AestheticsError as e:  # e.g. an empty image or a strip past the aspect bound
                     it = it._replace(error=str(e))
             records[i] = it.error_record()
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start:start + batch_size]
-            for group in _same_shape_groups(chunk):
-                out = self._scorer(np.stack([a for _, a in group]))
-                for (i, _), row in zip(group, out):
-                    rec = make_record("", items[i].image_id, row)
-                    rec.pop("path")  # an in-memory image has no file
-                    records[i] = rec
+        # one call per run of same-shape photos within both bounds (the rule of predict's loop)
+        for run in pixel_batches([a for _, a in pending], batch_size, batch_pixels):
+            out = self._scorer(np.stack([pending[k][1] for k in run]))
+            for k, row in zip(run, out):
+                i = pending[k][0]
+                rec = make_record("", items[i].image_id, row)
+                rec.pop("path")  # an in-memory image has no file
+                records[i] = rec
         return records[0] if single else records
 
     def distributions(self, x, batch_size: int = 32) -> np.ndarray:
@@ -231,21 +237,24 @@ class MultiScorer:
     def __repr__(self) -> str:
         return f"<aesthetics.MultiScorer {', '.join(self.names)}>"
 
-    def score(self, x, batch_size: int = 32):
+    def score(self, x, batch_size: int = 32, batch_pixels: Optional[int] = None):
         """Records for `x` (any input `Scorer.score` takes; the same rules)."""
         from aesthetics.inference.scoring import score_paths
 
         batch_size = _check_batch_size(batch_size)
+        batch_pixels = _check_batch_pixels(batch_pixels)
         items, single = self.scorers[0]._items(x)
         records: list = [None] * len(items)
         files = [i for i, it in enumerate(items) if it.path is not None and it.error is None]
-        for i, rec in zip(files, score_paths(self._group, [items[i].path for i in files], batch_size=batch_size)):
+        for i, rec in zip(files, score_paths(self._group, [items[i].path for i in files], batch_size=batch_size,
+                                                  batch_pixels=batch_pixels)):
             records[i] = rec
         for i, it in enumerate(items):
             if it.error is not None:
                 records[i] = it.error_record()
         arrays = [i for i, r in enumerate(records) if r is None]
-        per_model = [s.score([items[i].image for i in arrays], batch_size=batch_size) for s in self.scorers]
+        per_model = [s.score([items[i].image for i in arrays], batch_size=batch_size, batch_pixels=batch_pixels)
+                     for s in self.scorers]
         for k, i in enumerate(arrays):
             parts = [recs[k] for recs in per_model]
             bad = next((p for p in parts if "error" in p), None)
@@ -290,6 +299,14 @@ def _check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ConfigError(f"batch_size: expected a positive integer, got {batch_size!r}")
     return int(batch_size)
+
+
+def _check_batch_pixels(batch_pixels) -> Optional[int]:
+    if batch_pixels is None:
+        return None
+    if isinstance(batch_pixels, bool) or not isinstance(batch_pixels, numbers.Integral) or batch_pixels < 1:
+        raise ConfigError(f"batch_pixels: expected a positive integer or None, got {batch_pixels!r}")
+    return int(batch_pixels)
 
 
 def _check_threads(threads) -> Optional[int]:
@@ -422,10 +439,3 @@ def _rgb_from_array(a, unit: Optional[bool] = None) -> np.ndarray:
     elif a.shape[-1] == 1:
         a = np.repeat(a, 3, axis=-1)
     return a
-
-
-def _same_shape_groups(chunk):
-    groups: dict = {}
-    for item in chunk:
-        groups.setdefault(item[1].shape, []).append(item)
-    return list(groups.values())

@@ -14,14 +14,15 @@ worker runs the model with the same session settings and output choice as
   shipped model, a local file, or a once-per-process copy of a gs:// /
   s3:// / hdfs:// file) and opens it with `OnnxScorer`; Beam's
   RunInference shares the loaded model between the threads of a process.
-- `run_inference` splits each batch by image shape and runs one session
-  call per shape, in batch order (`aesthetics.inference.scoring.iter_scored` cuts its
-  batches at a size change for the same reason); fixed-size recipes get one call per batch.
-- batches are bounded by count (`max_batch_size`, default 16): a
+- `run_inference` splits each batch by image shape and by the pixel budget
+  of `predict` (`aesthetics.inference.batching.pixel_batches`: at most
+  `batch_pixels`, default `DEFAULT_BATCH_PIXELS`, per session call; a larger
+  photo alone), in batch order; fixed-size recipes get one call per batch.
+- batches are bounded by count too (`max_batch_size`, default 16): a
   native-resolution photo is up to 1024 px a side, 12 MB as float32, so a
-  batch holds at most ~200 MB. (Beam 2.77's ModelHandler accepts
-  `max_batch_weight`, but its BatchElements rejects it, so a byte bound is
-  not offered.)
+  batch holds at most ~200 MB, and a session call's activations are bounded
+  by the pixel budget. (Beam 2.77's ModelHandler accepts `max_batch_weight`,
+  but its BatchElements rejects it, so a byte bound on batching is not offered.)
 
 Several models (`AestheticsOnnxGroupHandler`): the loaded model is an
 `aesthetics.inference.multi.ScorerGroup` of `OnnxScorer`s, one per model,
@@ -43,16 +44,10 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from aesthetics.beam.model_files import local_model_file, model_group, model_reference
 from aesthetics.errors import ConfigError
 from aesthetics.inference.backends import OnnxScorer
+from aesthetics.inference.batching import pixel_batches
 from aesthetics.inference.multi import ScorerGroup
 
 DEFAULT_BATCH_SIZE = 16
-
-
-def _shape(example):
-    """An image's shape, or the tuple of shapes of a tuple of inputs."""
-    if isinstance(example, tuple):
-        return tuple(x.shape for x in example)
-    return example.shape
 
 
 def _stack(examples: list):
@@ -63,17 +58,16 @@ def _stack(examples: list):
     return np.stack(examples)
 
 
-def run_by_shape(scorer, batch: Sequence) -> list:
+def run_by_shape(scorer, batch: Sequence, batch_pixels: Optional[int] = None) -> list:
     """`scorer`'s output row for every image of `batch`, in batch order,
     with one call per distinct image shape (for tuples of inputs, per
-    distinct tuple of shapes; `scorer` is then a `ScorerGroup`). A call the
-    runtime rejects gives its photos the reason (a str) instead of a row,
-    so only they become error records (as in `predict`), not the whole batch."""
-    groups: dict = {}
-    for i, image in enumerate(batch):
-        groups.setdefault(_shape(image), []).append(i)
+    distinct tuple of shapes; `scorer` is then a `ScorerGroup`), cut further
+    so that a call takes at most `batch_pixels` pixels (default
+    `DEFAULT_BATCH_PIXELS`, as `predict`). A call the runtime rejects gives
+    its photos the reason (a str) instead of a row, so only they become
+    error records (as in `predict`), not the whole batch."""
     rows: list = [None] * len(batch)
-    for indexes in groups.values():
+    for indexes in pixel_batches(batch, batch_pixels=batch_pixels):
         try:
             out = np.asarray(scorer(_stack([batch[i] for i in indexes])), dtype=np.float32)
             out = out.reshape(len(indexes), -1)
@@ -96,7 +90,9 @@ class AestheticsOnnxHandler(ModelHandler[np.ndarray, PredictionResult, OnnxScore
             onnxruntime's, all cores; lower it when a worker runs several
             SDK processes).
         providers: onnxruntime execution providers (default CPU).
-        min_batch_size, max_batch_size: BatchElements bounds (photos per call).
+        min_batch_size, max_batch_size: BatchElements bounds (photos per batch).
+        batch_pixels: pixels per session call at most (default
+            `DEFAULT_BATCH_PIXELS`, as `predict --max-batch-pixels`).
         **kwargs: passed to Beam's ModelHandler (`large_model`,
             `model_copies`, `max_batch_duration_secs` for streaming, `env_vars`).
     """
@@ -109,6 +105,7 @@ class AestheticsOnnxHandler(ModelHandler[np.ndarray, PredictionResult, OnnxScore
         providers: Optional[Sequence[str]] = None,
         min_batch_size: int = 1,
         max_batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_pixels: Optional[int] = None,
         **kwargs,
     ):
         super().__init__(
@@ -119,6 +116,7 @@ class AestheticsOnnxHandler(ModelHandler[np.ndarray, PredictionResult, OnnxScore
         self.reference = model_reference(model)
         self.threads = threads
         self.providers = list(providers) if providers else None
+        self.batch_pixels = batch_pixels
 
     def load_model(self) -> OnnxScorer:
         """Opens the model on this machine (called once per process by Beam)."""
@@ -131,7 +129,7 @@ class AestheticsOnnxHandler(ModelHandler[np.ndarray, PredictionResult, OnnxScore
         model: OnnxScorer,
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[PredictionResult]:
-        rows = run_by_shape(model, batch)
+        rows = run_by_shape(model, batch, self.batch_pixels)
         return [PredictionResult(image, row, self.reference) for image, row in zip(batch, rows)]
 
     def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
@@ -152,8 +150,8 @@ class AestheticsOnnxGroupHandler(ModelHandler[tuple, PredictionResult, ScorerGro
             shipped name, an `.onnx` path or URI), named as `predict --model
             A,B` names them (`["technical", "aesthetic"]`), or
             [(group name, model)] to name the groups yourself.
-        threads, providers, min_batch_size, max_batch_size, **kwargs: as
-            `AestheticsOnnxHandler` (threads: per model).
+        threads, providers, min_batch_size, max_batch_size, batch_pixels,
+            **kwargs: as `AestheticsOnnxHandler` (threads: per model).
     """
 
     def __init__(
@@ -164,6 +162,7 @@ class AestheticsOnnxGroupHandler(ModelHandler[tuple, PredictionResult, ScorerGro
         providers: Optional[Sequence[str]] = None,
         min_batch_size: int = 1,
         max_batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_pixels: Optional[int] = None,
         **kwargs,
     ):
         super().__init__(
@@ -181,6 +180,7 @@ class AestheticsOnnxGroupHandler(ModelHandler[tuple, PredictionResult, ScorerGro
         self.reference = ",".join(self.references)
         self.threads = threads
         self.providers = list(providers) if providers else None
+        self.batch_pixels = batch_pixels
 
     def load_model(self) -> ScorerGroup:
         """Opens every model on this machine (once per process, by Beam)."""
@@ -195,7 +195,7 @@ class AestheticsOnnxGroupHandler(ModelHandler[tuple, PredictionResult, ScorerGro
         model: ScorerGroup,
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[PredictionResult]:
-        rows = run_by_shape(model, batch)
+        rows = run_by_shape(model, batch, self.batch_pixels)
         return [PredictionResult(inputs, row, self.reference) for inputs, row in zip(batch, rows)]
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 from aesthetics.constants import DEFAULT_BATCH_PIXELS, DEFAULT_MAX_PIXELS
 from aesthetics.data.images import ImageDecodeError, load_image, load_image_legacy
 from aesthetics.data.resize import draft_size, prepare_photo
+from aesthetics.inference.batching import fits, image_pixels, image_shape
 from aesthetics.inference.records import error_record, image_ids, make_record, printable_path
 from aesthetics.models.recipe import Recipe
 
@@ -124,8 +125,8 @@ def iter_outputs(
 
     def run_batch() -> list[tuple]:
         try:
-            batch_pixels = _stacked(images)  # uint8 until here: 1/4 the memory
-            pred = np.asarray(scorer(batch_pixels), dtype=np.float32).reshape(len(images), -1)
+            stacked = _stacked(images)  # uint8 until here: 1/4 the memory
+            pred = np.asarray(scorer(stacked), dtype=np.float32).reshape(len(images), -1)
             batch = [(i, row, None) for i, row in zip(index, pred)]
         except Exception as e:  # the runtime rejected the batch: its files fail, the run goes on
             reason = f"the model could not score this photo ({type(e).__name__}: {e})"
@@ -142,10 +143,10 @@ def iter_outputs(
                 yield done
                 done = []
             continue
-        if images and (_shape(image) != _shape(images[0])
-                       or (len(images) + 1) * _pixels(image) > batch_pixels):
+        if images and (image_shape(image) != image_shape(images[0])
+                       or not fits(len(images), image_pixels(image), batch_size, batch_pixels)):
             # native-resolution recipes: a batch holds photos of one size, and
-            # no more of them than the pixel budget allows
+            # no more of them than the pixel budget allows (`inference.batching`)
             yield done + run_batch()  # handed on after every model call
             done = []
         images.append(image)
@@ -157,17 +158,6 @@ def iter_outputs(
         done.extend(run_batch())
     if done:
         yield done
-
-
-def _pixels(image) -> int:
-    """A photo's pixels as the budget counts them: with several models, its
-    largest input (each model's call is bounded on its own)."""
-    parts = image if isinstance(image, tuple) else (image,)
-    return max(part.shape[0] * part.shape[1] for part in parts)
-
-
-def _shape(image):
-    return tuple(part.shape for part in image) if isinstance(image, tuple) else image.shape
 
 
 def _stacked(images):
@@ -198,10 +188,12 @@ def iter_scored(
 
 
 def score_paths(scorer, paths: Sequence, batch_size: int = 32, legacy: Optional[bool] = None,
-                max_pixels: Optional[int] = None, workers: Optional[int] = None) -> list[dict]:
+                max_pixels: Optional[int] = None, workers: Optional[int] = None,
+                batch_pixels: Optional[int] = None) -> list[dict]:
     """All records of `iter_scored`, in input order."""
     order = {printable_path(p): i for i, p in enumerate(paths)}
-    records = [r for batch in iter_scored(scorer, paths, batch_size, legacy, max_pixels, workers)
+    records = [r for batch in iter_scored(scorer, paths, batch_size, legacy, max_pixels, workers,
+                                          batch_pixels=batch_pixels)
                for r in batch]
     return sorted(records, key=lambda r: order[r["path"]])
 
