@@ -11,11 +11,16 @@ The scoring loop (`scoring.iter_outputs`) runs a `ScorerGroup` like any
 scorer: it asks it to `load` a photo (a tuple of inputs, one per model) and
 to score a batch (a tuple of batches), and `make_record` builds the record.
 
-Decoding once: a JPEG is decoded at the finest DCT scale any of the models
-needs (full scale when one uses idealo's preprocessing); each model's input
-is then made from that decode as its recipe says. A model that alone would
-have decoded a large JPEG at a reduced scale may see slightly different
-pixels here (its input is downscaled from a finer decode). Imports only
+Decoding once: a JPEG is decoded at the finest DCT scale any of the
+non-legacy models needs; each model's input is then made from that decode as
+its recipe says. A model that alone would have decoded a large JPEG at a
+reduced scale may see slightly different pixels here (its input is
+downscaled from a finer decode). A model with idealo's preprocessing (nearest
+resize of the full decode) decodes at full scale when it runs alone, so its
+scores are idealo's; beside other models it takes their reduced decode,
+because a full decode of a 12 MP JPEG costs 5x the rest (0.52 vs 0.07 s a
+photo, issue 28); its score change from that is measured in
+benchmarks/RESULTS.md (large photos). Imports only
 numpy and the TF-free data modules.
 """
 
@@ -56,8 +61,8 @@ def _finest(needs):
 
 def load_for_recipes(path, recipes: Sequence, max_pixels: int) -> tuple:
     """One decode of `path`, then each recipe's uint8 input, in order."""
-    legacy = any(r.legacy for r in recipes)
-    draft = None if legacy else (lambda w, h: _finest([draft_size(r, w, h) for r in recipes]))
+    exact = [r for r in recipes if not r.legacy]  # legacy recipes follow their reduced decode
+    draft = (lambda w, h: _finest([draft_size(r, w, h) for r in exact])) if exact else None
 
     def inputs(img):
         upright = None
