@@ -18,7 +18,9 @@ since a convolution of a flipped photo is not the flipped map).
 crop x stride pixels) and flips, BatchNorm in inference mode, the blocks and
 the head at separate learning rates, the best epoch on a validation set
 restored, epoch 0 (the model as it came) included, so the result is never
-worse than the start on that validation set.
+worse than the start on that validation set (the restored state includes the
+moving statistics of a BatchNormalization in the head, e.g. the dual-path
+model's local path, which trains in training mode).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class SplitModel:
         blocks' rate); head_layers: the layers after the backbone.
     features: map -> the pooled features the head reads (the input of
         "head_dropout"), to fit a head on (`aesthetics.training.frozen_head`).
+    layer_outputs: layer name -> that layer's output(s) in `top`'s graph (the
+        blocks after the cut and the head layers), to probe the top with
+        `keras.Model(top.input, ...)` (a shared layer's `.output` is the
+        model's tensor, not the top's).
     """
 
     stem: keras.Model
@@ -50,6 +56,7 @@ class SplitModel:
     block_layers: list = field(default_factory=list)
     head_layers: list = field(default_factory=list)
     features: Optional[keras.Model] = None
+    layer_outputs: dict = field(default_factory=dict)
 
     def block_variables(self):
         return [v for layer in self.block_layers for v in layer.trainable_weights]
@@ -147,11 +154,13 @@ def split_model(model, at: str = "conv_pw_11_relu", freeze_batchnorm: bool = Tru
         if layer.name == "head_dropout":
             features = keras.Model(map_input, args[0], name="top_features")
         out = layer(*args, **_map_structure(node.arguments.kwargs, mapping))
+        by_name[layer.name] = out
         for old, new in zip(node.output_tensors, keras.tree.flatten(out)):
             mapping[id(old)] = new
     outputs = [mapping.lookup(t) for t in keras.tree.flatten(model.outputs)]
     top = keras.Model(map_input, outputs[0] if len(outputs) == 1 else outputs, name="top")
-    return SplitModel(stem, top, list(chain), head_layers, features)
+    by_name.pop(at)
+    return SplitModel(stem, top, list(chain), head_layers, features, by_name)
 
 
 def cache_maps(stem, recipe, paths: Sequence[str], flip: bool = False, batch_size: int = 8):
@@ -251,6 +260,7 @@ def fit_top(
     patience: int = 3,
     seed: int = 0,
     log: Optional[Callable[[str], None]] = None,
+    on_epoch: Optional[Callable[[int], None]] = None,
 ) -> TopFit:
     """Trains `split.top` on cached maps; restores the epoch with the lowest
     validation loss (epoch 0, the untrained start, included).
@@ -260,6 +270,9 @@ def fit_top(
     val_maps, val_targets: whole maps scored for the choice of epoch (the
         loss over the whole set at once, so batch-level terms see it all).
     loss: a Keras loss (y_true, y_pred) -> scalar.
+    on_epoch: called with the epoch number (0: the start) once its
+        validation loss is known, before any weights are restored (to probe
+        the model as each epoch left it).
     """
     import tensorflow as tf
 
@@ -290,11 +303,21 @@ def fit_top(
     def val_loss():
         return float(loss(val_targets, predict_top(top, val_maps)))
 
+    # what an epoch changes: the trained weights and the state of the layers that run in
+    # training mode (a head BatchNormalization's moving statistics), restored with the best epoch
+    state, seen = [], set()
+    for v in trained + [v for layer in split.block_layers + split.head_layers for v in layer.non_trainable_weights]:
+        if id(v) not in seen:
+            seen.add(id(v))
+            state.append(v)
+
     def snapshot():
-        return [np.array(v) for v in trained]
+        return [np.array(v) for v in state]
 
     rng = np.random.default_rng(seed)
     losses, train_losses = [val_loss()], []
+    if on_epoch:
+        on_epoch(0)
     best, best_weights, waited, seconds = 0, snapshot(), 0, []
     for epoch in range(1, epochs + 1):
         t0 = time.time()
@@ -306,6 +329,8 @@ def fit_top(
         seconds.append(time.time() - t0)
         train_losses.append(float(np.mean(values)))
         losses.append(val_loss())
+        if on_epoch:
+            on_epoch(epoch)
         if log:
             log(f"epoch {epoch}: train {train_losses[-1]:.4f} val {losses[-1]:.4f} ({seconds[-1]:.0f} s)")
         if losses[-1] < losses[best]:
@@ -314,6 +339,6 @@ def fit_top(
             waited += 1
             if waited >= patience:
                 break
-    for v, w in zip(trained, best_weights):
+    for v, w in zip(state, best_weights):
         v.assign(w)
     return TopFit(losses, best, float(np.mean(seconds)) if seconds else 0.0, train_losses)

@@ -105,3 +105,40 @@ def test_the_study_resumes_from_its_results_file(tmp_path):
     assert study.pending(["frozen", "partial_emd"], [0, 1], rows) == [("frozen", 1), ("partial_emd", 0)]
     assert "partial_emd" in study.table_text(rows)
     assert json.loads(results.read_text().splitlines()[0])["variant"] == "frozen"
+
+
+def _dual_path_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    config = ModelConfig(model="dual_path", backbone="mobilenet", alpha=0.25, backbone_weights=None, dropout=0.0,
+                         options={})
+    return build_model(config, recipe=Recipe(resize="native", max_side=160, image_size=64))
+
+
+def test_split_exposes_the_tops_tensors_of_each_layer():
+    split = split_model(_dual_path_model())
+    maps = np.asarray(split.stem(_images()))
+    probe = keras.Model(split.top.input, [split.layer_outputs["global_pool"], split.layer_outputs["conv_pw_13_relu"]])
+    pooled, final = (np.asarray(t) for t in probe(maps))
+    np.testing.assert_allclose(pooled, final.mean(axis=(1, 2)), atol=1e-5)  # the non-local block starts as identity
+
+
+def test_fit_top_restores_the_heads_batchnorm_statistics_with_the_best_epoch():
+    """The dual-path head has a BatchNormalization (local path) that trains in
+    training mode: going back to epoch 0 must bring back its moving statistics."""
+    model = _dual_path_model()
+    split = split_model(model)
+    maps = [m for m in np.asarray(split.stem(_images((24, 64, 64, 3))))]
+    start = predict_top(split.top, maps[16:])
+    bn = model.get_layer("local_reduce_bn")
+    stats = [np.array(v) for v in bn.non_trainable_weights]
+    targets = np.random.default_rng(0).dirichlet(np.ones(10), 24).astype(np.float32)
+    # validation targets = the start's own predictions: epoch 0 has loss 0 and is the best
+    seen = []  # on_epoch sees the model as each epoch left it, before the restore
+    fit = fit_top(split, [maps[:16]], targets[:16], maps[16:], start, get_loss("emd"),
+                  epochs=2, block_lr=0, head_lr=1e-2, batch_size=8, patience=5, seed=0,
+                  on_epoch=lambda epoch: seen.append((epoch, float(np.abs(predict_top(split.top, maps[16:]) - start).max()))))
+    assert fit.best_epoch == 0 and len(fit.val_losses) == 3
+    assert [e for e, _ in seen] == [0, 1, 2] and seen[0][1] == 0 and seen[2][1] > 0
+    for v, w in zip(bn.non_trainable_weights, stats):
+        np.testing.assert_array_equal(np.asarray(v), w)
+    np.testing.assert_allclose(predict_top(split.top, maps[16:]), start, atol=1e-6)
