@@ -32,7 +32,7 @@ def register(sub, parents=()):
     p.add_argument("--batch-size", type=int, help="data.batch_size")
     p.add_argument("--seed", type=int, help="train.seed (also the oracle's seed)")
     add_run_arguments(p, "runs/tune", "model.dropout=0.5")
-    p.set_defaults(func=run, check=check, init_from=None)
+    p.set_defaults(func=run, check=check, init_from=None, init_head=False)
 
 
 def check(args) -> None:

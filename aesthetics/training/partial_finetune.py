@@ -269,6 +269,9 @@ def fit_top(
         flipped]), each aligned with `targets` (N, num_bins).
     val_maps, val_targets: whole maps scored for the choice of epoch (the
         loss over the whole set at once, so batch-level terms see it all).
+        None: no validation; exactly `epochs` epochs are trained and kept
+        (a final model on every photo, with the epoch count a
+        cross-validation chose).
     loss: a Keras loss (y_true, y_pred) -> scalar.
     on_epoch: called with the epoch number (0: the start) once its
         validation loss is known, before any weights are restored (to probe
@@ -278,7 +281,8 @@ def fit_top(
 
     top = split.top
     targets = np.asarray(targets, np.float32)
-    val_targets = np.asarray(val_targets, np.float32)
+    validate = val_maps is not None
+    val_targets = np.asarray(val_targets, np.float32) if validate else None
     if len(targets) < batch_size:
         raise DataError(f"need at least batch_size={batch_size} training maps, got {len(targets)}")
     blocks, head = split.block_variables(), split.head_variables()
@@ -301,7 +305,7 @@ def fit_top(
         return value
 
     def val_loss():
-        return float(loss(val_targets, predict_top(top, val_maps)))
+        return float(loss(val_targets, predict_top(top, val_maps))) if validate else float("nan")
 
     # what an epoch changes: the trained weights and the state of the layers that run in
     # training mode (a head BatchNormalization's moving statistics), restored with the best epoch
@@ -333,12 +337,15 @@ def fit_top(
             on_epoch(epoch)
         if log:
             log(f"epoch {epoch}: train {train_losses[-1]:.4f} val {losses[-1]:.4f} ({seconds[-1]:.0f} s)")
-        if losses[-1] < losses[best]:
+        if not validate:
+            best = epoch
+        elif losses[-1] < losses[best]:
             best, best_weights, waited = epoch, snapshot(), 0
         else:
             waited += 1
             if waited >= patience:
                 break
-    for v, w in zip(state, best_weights):
-        v.assign(w)
-    return TopFit(losses, best, float(np.mean(seconds)) if seconds else 0.0, train_losses)
+    if validate:
+        for v, w in zip(state, best_weights):
+            v.assign(w)
+    return TopFit(losses if validate else [], best, float(np.mean(seconds)) if seconds else 0.0, train_losses)

@@ -142,3 +142,15 @@ def test_fit_top_restores_the_heads_batchnorm_statistics_with_the_best_epoch():
     for v, w in zip(bn.non_trainable_weights, stats):
         np.testing.assert_array_equal(np.asarray(v), w)
     np.testing.assert_allclose(predict_top(split.top, maps[16:]), start, atol=1e-6)
+
+
+def test_fit_top_without_validation_trains_exactly_the_epochs_asked():
+    model = _model()
+    split = split_model(model)
+    maps = [m for m in np.asarray(split.stem(_images((16, 64, 64, 3))))]
+    targets = np.random.default_rng(1).dirichlet(np.ones(10), 16).astype(np.float32)
+    before = [np.asarray(v).copy() for v in split.head_variables()]
+    fit = fit_top(split, [maps], targets, None, None, get_loss("emd"), epochs=2, head_lr=1e-2, batch_size=8)
+    assert fit.best_epoch == 2 and fit.val_losses == [] and len(fit.train_losses) == 2
+    # nothing restored: the weights are the last epoch's
+    assert any(not np.allclose(a, np.asarray(b)) for a, b in zip(before, split.head_variables()))

@@ -1,0 +1,131 @@
+"""Builds `aesthetics/zoo/clive-mobilenet-ft/`: the shipped frozen model with
+MobileNet blocks 6-13 fine-tuned at native resolution on the 600 CLIVE dev
+photos (issue 27), when the fine-tune study found it better.
+
+    .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd]
+
+The recipe is exactly the study's variant (benchmarks/clive_finetune_study.py):
+start from `clive-mobilenet` (its head, fitted on the frozen features of all
+600 photos), cache the frozen stem's maps up to the variant's split point for
+each photo and its mirror, then train the blocks after it and the head on all
+600 photos (no holdout) for the median of the epoch counts the study's folds
+chose. The card's cross-validated numbers are the study's rows for that
+variant (each fold's model never saw its test photos). Needs ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+NAME = "clive-mobilenet-ft"
+
+
+def study_rows(variant: str) -> tuple:
+    from benchmarks.clive_finetune_study import RESULTS, read_rows
+
+    rows = {r["fold"]: r for r in read_rows(RESULTS) if r["variant"] == variant}
+    frozen = {r["fold"]: r for r in read_rows(RESULTS) if r["variant"] == "frozen"}
+    if sorted(rows) != [0, 1, 2, 3, 4]:
+        sys.exit(f"the study has folds {sorted(rows)} of {variant!r}; run benchmarks/clive_finetune_study.py first")
+    return [rows[k] for k in range(5)], [frozen[k] for k in range(5)]
+
+
+def card_text(variant, settings, rows, frozen, epochs, out: Path) -> str:
+    sr, pl = [r["srcc"] for r in rows], [r["plcc"] for r in rows]
+    diff = [r["srcc"] - f["srcc"] for r, f in zip(rows, frozen)]
+    table = "\n".join(f"| {r['fold']} | {r['n_test']} | {f['srcc']:.3f} | {r['srcc']:.3f} | {r['plcc']:.3f} | "
+                      f"{r['best_epoch']} |" for r, f in zip(rows, frozen))
+    size = (out / "model.keras").stat().st_size / 1e6
+    return f"""# Model card: `{NAME}`
+
+**What it scores:** the *technical* quality of a photo as people rate it (blur, noise,
+exposure, compression), on 1..10 (`score = 1 + 9 * MOS / 100`), like `clive-mobilenet`,
+from which it is fine-tuned.
+
+**Training data:** the 600 CLIVE dev photos with their mean opinion scores. No other data.
+
+**Recipe** (`contrib/zoo/build_clive_finetuned.py`, the study's variant `{variant}`):
+`clive-mobilenet` (frozen ImageNet MobileNet v1 at native resolution, long side at most
+512 px, mean + std of the conv_pw_11 and conv_pw_13 maps, EMD head), then MobileNet's blocks
+after `{settings['at']}` and the head trained on all 600 photos for {epochs} epochs (the
+median of the folds' choices): Adam, blocks at {settings['block_lr']}, head at
+{settings['head_lr']}, loss `{settings['loss']}`, batches of {settings['batch_size']} whole
+photos or their mirror images, BatchNorm frozen; the earlier blocks stay frozen, so their
+output was computed once per photo (`aesthetics.training.partial_finetune`).
+
+**Cross-validated quality** (5 folds, `benchmarks/clive_folds.json`; each fold's model was
+fine-tuned on 85% of the other folds' photos and chose its epoch on the remaining 15%; the
+frozen column is the shipped `clive-mobilenet` recipe on the same folds):
+
+| fold | photos | frozen SRCC | SRCC | PLCC | epoch |
+|---|---|---|---|---|---|
+{table}
+| **mean ± sd** | 600 | {np.mean([f['srcc'] for f in frozen]):.3f} | **{np.mean(sr):.3f} ± {np.std(sr):.3f}** | **{np.mean(pl):.3f} ± {np.std(pl):.3f}** | |
+
+Paired difference from the frozen model: {np.mean(diff):+.3f} ± {np.std(diff):.3f} SRCC.
+
+**Files:** `model.keras` ({size:.1f} MB), `model.onnx` (the same model for onnxruntime),
+`model.onnx.json`. **Licences:** `LICENSES.md` (the LIVE database notice; the Apache-2.0
+ImageNet MobileNet weights). **Limits:** as `clive-mobilenet`'s card: 600 photos of one kind.
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variant", default="deep_emd")
+    ap.add_argument("--out", type=Path, default=ROOT / "aesthetics" / "zoo" / NAME)
+    args = ap.parse_args()
+
+    from benchmarks.clive_finetune_study import cached_maps, fresh_model, load_table, settings
+
+    import keras
+
+    from aesthetics.export import export_model
+    from aesthetics.losses import get_loss
+    from aesthetics.training.partial_finetune import fit_top, split_model
+    from aesthetics.training.run_folder import save_model_atomic, write_json
+
+    s = settings(args.variant)
+    rows, frozen = study_rows(args.variant)
+    epochs = max(1, int(np.median([r["best_epoch"] for r in rows])))
+    table = load_table()
+    plain, flipped = cached_maps(s["at"], list(table["filepath"]), ROOT / "benchmarks" / "cache" / "finetune_maps")
+    targets = np.stack(table["distribution"].to_numpy()).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = fresh_model()  # the shipped head, fitted on all 600 photos' frozen features
+    split = split_model(model, s["at"])
+    fit = fit_top(split, [plain, flipped], targets, None, None, get_loss(s["loss"], **s["loss_options"]),
+                  epochs=epochs, block_lr=s["block_lr"], head_lr=s["head_lr"], batch_size=s["batch_size"],
+                  crop=s["crop"], seed=0, log=print)
+    sr = [r["srcc"] for r in rows]
+    pl = [r["plcc"] for r in rows]
+    model.info = {**model.info, "name": NAME,
+                  "training": {**model.info.get("training", {}), "fine_tune": {**s, "epochs": epochs,
+                                                                                "photos": len(table)}},
+                  "cross_validation": {"folds": 5, "srcc": [float(np.mean(sr)), float(np.std(sr))],
+                                       "plcc": [float(np.mean(pl)), float(np.std(pl))]}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, args.out / "model.keras")
+    export_model(model, args.out / "model.onnx", "onnx")
+    src = ROOT / "aesthetics" / "zoo" / "clive-mobilenet"
+    shutil.copy(src / "LICENSES.md", args.out / "LICENSES.md")
+    base = json.loads((src / "card.json").read_text())
+    card = {**base, "aliases": [],
+            "cv_srcc": round(float(np.mean(sr)), 3), "cv_plcc": round(float(np.mean(pl)), 3),
+            "cv_srcc_sd": round(float(np.std(sr)), 3), "cv_plcc_sd": round(float(np.std(pl)), 3),
+            "description": f"clive-mobilenet with MobileNet blocks after {s['at']} fine-tuned at native resolution"}
+    write_json(args.out / "card.json", card)
+    (args.out / "MODEL_CARD.md").write_text(card_text(args.variant, s, rows, frozen, epochs, args.out))
+    print(json.dumps({"epochs": epochs, "train_losses": fit.train_losses, "cv_srcc": card["cv_srcc"]}))
+
+
+if __name__ == "__main__":
+    main()
