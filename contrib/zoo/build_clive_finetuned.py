@@ -2,7 +2,7 @@
 MobileNet blocks 6-13 fine-tuned at native resolution on the 600 CLIVE dev
 photos (issue 27), when the fine-tune study found it better.
 
-    .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd]
+    .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd_all]
 
 The recipe is exactly the study's variant (benchmarks/clive_finetune_study.py):
 start from `clive-mobilenet` (its head, fitted on the frozen features of all
@@ -44,6 +44,10 @@ def card_text(variant, settings, rows, frozen, epochs, out: Path) -> str:
     table = "\n".join(f"| {r['fold']} | {r['n_test']} | {f['srcc']:.3f} | {r['srcc']:.3f} | {r['plcc']:.3f} | "
                       f"{r['best_epoch']} |" for r, f in zip(rows, frozen))
     size = (out / "model.keras").stat().st_size / 1e6
+    how = ("fine-tuned on 85% of the other folds' photos and chose its epoch on the remaining 15%"
+           if settings.get("holdout", True) else
+           f"fine-tuned on all the other folds' photos for {settings['epochs']} epochs (the median epoch "
+           "count of the holdout variant's folds, so slightly optimistic)")
     return f"""# Model card: `{NAME}`
 
 **What it scores:** the *technical* quality of a photo as people rate it (blur, noise,
@@ -62,8 +66,7 @@ photos or their mirror images, BatchNorm frozen; the earlier blocks stay frozen,
 output was computed once per photo (`aesthetics.training.partial_finetune`).
 
 **Cross-validated quality** (5 folds, `benchmarks/clive_folds.json`; each fold's model was
-fine-tuned on 85% of the other folds' photos and chose its epoch on the remaining 15%; the
-frozen column is the shipped `clive-mobilenet` recipe on the same folds):
+{how}; the frozen column is the shipped `clive-mobilenet` recipe on the same folds):
 
 | fold | photos | frozen SRCC | SRCC | PLCC | epoch |
 |---|---|---|---|---|---|
@@ -80,7 +83,7 @@ ImageNet MobileNet weights). **Limits:** as `clive-mobilenet`'s card: 600 photos
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", default="deep_emd")
+    ap.add_argument("--variant", default="deep_emd_all")
     ap.add_argument("--out", type=Path, default=ROOT / "aesthetics" / "zoo" / NAME)
     args = ap.parse_args()
 
@@ -95,7 +98,7 @@ def main():
 
     s = settings(args.variant)
     rows, frozen = study_rows(args.variant)
-    epochs = max(1, int(np.median([r["best_epoch"] for r in rows])))
+    epochs = s["epochs"] if not s.get("holdout", True) else max(1, int(np.median([r["best_epoch"] for r in rows])))
     table = load_table()
     plain, flipped = cached_maps(s["at"], list(table["filepath"]), ROOT / "benchmarks" / "cache" / "finetune_maps")
     targets = np.stack(table["distribution"].to_numpy()).astype(np.float32)
