@@ -60,7 +60,7 @@ from which it is fine-tuned.
 `clive-mobilenet` (frozen ImageNet MobileNet v1 at native resolution, long side at most
 512 px, mean + std of the conv_pw_11 and conv_pw_13 maps, EMD head), then MobileNet's blocks
 after `{settings['at']}` and the head trained on all 600 photos for {epochs} epochs (the
-median of the folds' choices): Adam, blocks at {settings['block_lr']}, head at
+median epoch count of the study's holdout folds): Adam, blocks at {settings['block_lr']}, head at
 {settings['head_lr']}, loss `{settings['loss']}`, batches of {settings['batch_size']} whole
 photos or their mirror images, BatchNorm frozen; the earlier blocks stay frozen, so their
 output was computed once per photo (`aesthetics.training.partial_finetune`).
