@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CLIVE_IMAGES, ROOT  # noqa: E402
+from common import CLIVE_IMAGES, PEAK_RSS_CHILD, ROOT  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / "cache" / "large_photos"
 SIZES = {"500": None, "1024x768": (1024, 768), "4032x3024": (4032, 3024), "6000x4000": (6000, 4000)}
@@ -77,31 +77,9 @@ def make_photos(size: str, count: int) -> Path:
     return folder
 
 
-# Runs the CLI in the child, then prints the child's own peak RSS (KiB) as
-# the last line: VmHWM, this process's high-water mark since exec. Not
-# ru_maxrss (nor os.wait4's): Linux carries the parent's peak into a child
-# started by vfork/posix_spawn + exec, and this process grows while it
-# enlarges 24 MP photos.
-_CHILD = """
-import resource, sys
-from aesthetics.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as e:
-    code = e.code
-try:
-    with open("/proc/self/status") as f:
-        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(peak, flush=True)
-sys.exit(code or 0)
-"""
-
-
 def run_predict(folder: Path, batch: int, out: Path, max_batch_pixels, model) -> dict:
     """One `aesthetics predict` process: peak RSS, wall time, the loop's rate."""
-    cmd = [sys.executable, "-c", _CHILD, "predict", str(folder), "--batch-size", str(batch),
+    cmd = [sys.executable, "-c", PEAK_RSS_CHILD, "predict", str(folder), "--batch-size", str(batch),
            "--output", str(out), "--overwrite", "-q"]
     if max_batch_pixels:
         cmd += ["--max-batch-pixels", str(max_batch_pixels)]
@@ -114,8 +92,8 @@ def run_predict(folder: Path, batch: int, out: Path, max_batch_pixels, model) ->
     m = SUMMARY.search(proc.stderr)
     if proc.returncode != 0 or m is None:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
-    peak_kib = int(proc.stdout.strip().splitlines()[-1])
-    return {"peak_rss_mb": round(peak_kib / 1024, 1), "wall_s": round(wall, 2),
+    peak = int(proc.stdout.strip().splitlines()[-1])  # bytes
+    return {"peak_rss_mb": round(peak / 2**20, 1), "wall_s": round(wall, 2),
             "scored": int(m.group(1)), "failed": int(m.group(2)), "loop_s": float(m.group(3)),
             "photos_per_s": float(m.group(4))}
 

@@ -31,3 +31,26 @@ def clive_split():
     table = read_labels(CLIVE_LABELS, score_range=(0, 100))
     found, _ = resolve_images(table, CLIVE_IMAGES)
     return split_table(found, val_fraction=CLIVE_VAL_FRACTION, seed=CLIVE_SEED)
+
+
+# Runs the CLI in this child process, then prints its own peak RSS in bytes
+# as the last line. Linux: VmHWM of /proc/self/status, the high-water mark of
+# this process's own memory since exec. Not ru_maxrss: Linux carries the
+# parent's peak into a child started by vfork/posix_spawn + exec (measured:
+# a child of a 400 MB parent reports 407 MB, VmHWM 11 MB). Used by
+# bench_large_photos.py and tests/reliability/test_memory_bound.py.
+PEAK_RSS_CHILD = """
+import resource, sys
+from aesthetics.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+try:
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+print(peak, flush=True)
+sys.exit(code or 0)
+"""

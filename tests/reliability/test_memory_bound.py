@@ -10,31 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.common import PEAK_RSS_CHILD
+
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_BYTES = 1.2e9
 PHOTOS = 6
-
-# Runs the CLI in this child process, then prints its own peak RSS in bytes
-# as the last line. Linux: VmHWM of /proc/self/status, the high-water mark of
-# this process's own memory since exec. Not ru_maxrss: Linux carries the
-# parent's peak into a child started by vfork/posix_spawn + exec (measured:
-# a child of a 400 MB parent reports 407 MB, VmHWM 11 MB), and this pytest
-# process holds TensorFlow.
-_CHILD = """
-import resource, sys
-from aesthetics.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as e:
-    code = e.code
-try:
-    with open("/proc/self/status") as f:
-        peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-print(peak, flush=True)
-sys.exit(code or 0)
-"""
 
 
 def _camera_photo(path: Path, seed: int, width: int = 4032, height: int = 3024) -> None:
@@ -58,7 +38,7 @@ def test_predict_on_12mp_photos_stays_under_1_2_gb(tmp_path):
         _camera_photo(folder / f"camera_{k}.jpg", k)
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, "predict", str(folder), "--batch-size", "32",
+        [sys.executable, "-c", PEAK_RSS_CHILD, "predict", str(folder), "--batch-size", "32",
          "--output", str(tmp_path / "scores.jsonl")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
