@@ -60,6 +60,7 @@ from benchmarks.clive_finetune_study import (  # noqa: E402
     load_table,
     pending,
     read_rows,
+    run_pending,
 )
 from benchmarks.common import require_shared  # noqa: E402
 
@@ -260,13 +261,8 @@ def main():
     if todo:
         table = load_table()
         maps = cached_maps(AT, list(table["filepath"]), args.cache)
-    for v, k in todo:
-        if args.max_minutes is not None and (time.time() - t_start) / 60 > args.max_minutes:
-            print(f"stopping: {args.max_minutes} minutes passed; rerun to resume", flush=True)
-            break
-        row = run_one(v, k, folds[k], table, maps, log=lambda m, v=v, k=k: print(f"[{v} fold {k}] {m}", flush=True))
-        append_row(args.results, row)
-        print(json.dumps({x: row[x] for x in row if x not in ("val_losses", "train_losses", "settings")}), flush=True)
+    run_pending(todo, lambda v, k, log: run_one(v, k, folds[k], table, maps, log=log), args.results, t_start,
+                args.max_minutes, hidden=("val_losses", "train_losses", "settings"))
     print(table_text(read_rows(args.results), frozen_rows))
 
 

@@ -93,6 +93,18 @@ def pending(variants, folds, rows) -> list:
     return [(v, k) for v in variants for k in folds if (v, k) not in done]
 
 
+def run_pending(todo, run, results: Path, t_start: float, max_minutes=None, hidden=("val_losses", "settings")):
+    """Runs each pending (variant, fold) with `run(variant, fold, log)`, appending its row to
+    `results` as it finishes; starts no run after `max_minutes` from `t_start`."""
+    for v, k in todo:
+        if max_minutes is not None and (time.time() - t_start) / 60 > max_minutes:
+            print(f"stopping: {max_minutes} minutes passed; rerun to resume", flush=True)
+            break
+        row = run(v, k, lambda m, v=v, k=k: print(f"[{v} fold {k}] {m}", flush=True))
+        append_row(results, row)
+        print(json.dumps({x: row[x] for x in row if x not in hidden}), flush=True)
+
+
 def load_table():
     from aesthetics.data.files import resolve_images
     from aesthetics.data.labels import read_labels
@@ -237,17 +249,14 @@ def main():
     table = load_table()
     paths = list(table["filepath"])
     maps_by_at = {}
-    for v, k in todo:
-        if args.max_minutes is not None and (time.time() - t_start) / 60 > args.max_minutes:
-            print(f"stopping: {args.max_minutes} minutes passed; rerun to resume", flush=True)
-            break
+
+    def run(v, k, log):
         at = (settings(v) or BASE)["at"]
         if at not in maps_by_at:
             maps_by_at[at] = cached_maps(at, paths, args.cache)
-        row = run_one(v, k, folds[k], table, maps_by_at,
-                      log=lambda m, v=v, k=k: print(f"[{v} fold {k}] {m}", flush=True))
-        append_row(args.results, row)
-        print(json.dumps({x: row[x] for x in row if x not in ("val_losses", "settings")}), flush=True)
+        return run_one(v, k, folds[k], table, maps_by_at, log=log)
+
+    run_pending(todo, run, args.results, t_start, args.max_minutes)
     print(table_text(read_rows(args.results)))
 
 
