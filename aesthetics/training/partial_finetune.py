@@ -73,9 +73,6 @@ class _BackboneOutputs(dict):
         super().__init__()
         self.backbone, self.outputs_by_index = backbone, outputs_by_index
 
-    def __missing__(self, key):
-        raise KeyError(key)
-
     def lookup(self, tensor):
         if id(tensor) in self:
             return self[id(tensor)]
