@@ -68,6 +68,13 @@ VARIANTS = {  # in the order a full run takes them: the most telling first
     "deep_emd_plcc": {"at": "conv_pw_5_relu", "loss": "emd_plcc", "loss_options": {"plcc_weight": 1.0}},
     # no holdout: every training photo, for the median epoch count deep_emd's folds chose (3)
     "deep_emd_all": {"at": "conv_pw_5_relu", "holdout": False, "epochs": 3},
+    # the same, with the correlation-aware loss / with 320 px training crops (40 cells of the stride-8 map)
+    "deep_emd_plcc_all": {"at": "conv_pw_5_relu", "holdout": False, "epochs": 3, "loss": "emd_plcc",
+                          "loss_options": {"plcc_weight": 1.0}},
+    "deep_emd_all_crop40": {"at": "conv_pw_5_relu", "holdout": False, "epochs": 3, "crop": 40},
+    # epoch-count sensitivity of the shipped variant
+    "deep_emd_all_e2": {"at": "conv_pw_5_relu", "holdout": False, "epochs": 2},
+    "deep_emd_all_e5": {"at": "conv_pw_5_relu", "holdout": False, "epochs": 5},
 }
 
 

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Unknown options are passed to Beam as pipeline options.")
     p.add_argument("--input", required=True, help="file pattern: 'photos/*.jpg', 'gs://bucket/photos/**'")
     p.add_argument("--model", default=None,
-                   help="shipped model name, .onnx path or gs:// URI (default: the shipped clive-mobilenet); "
+                   help="shipped model name, .onnx path or gs:// URI (default: the shipped technical model); "
                         "several, comma-separated (technical,aesthetic): each photo decoded once, "
                         "one record with a group of fields per model")
     p.add_argument("--output", required=True, help="output prefix; shards are PREFIX-00000-of-0000N.FORMAT")

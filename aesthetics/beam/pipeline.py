@@ -169,7 +169,7 @@ def run_pipeline(
     Args:
         pattern: file pattern (local or any Beam filesystem).
         model: a shipped model name, an `.onnx` path or URI; None: the
-            default shipped model (`clive-mobilenet`). Several models: a
+            default shipped model (`technical`, `clive-mobilenet-ft`). Several models: a
             comma-separated string ("technical,aesthetic") or a list; each
             photo is decoded once and scored by all of them, one record with
             a group of fields per model.

@@ -98,7 +98,7 @@ def load_bundled_weights(backbone: keras.Model, name: str, alpha: float) -> int:
     from aesthetics import zoo
     from aesthetics.errors import ModelFileError
 
-    path = zoo.model_path(zoo.DEFAULT_MODEL, "keras")
+    path = zoo.model_path(zoo.BUNDLED_BACKBONE_MODEL, "keras")
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))["config"]["model_config"]

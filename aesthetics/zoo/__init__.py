@@ -6,7 +6,7 @@ model for onnxruntime: scoring without TensorFlow), `card.json` (what
 `aesthetics models` lists), `MODEL_CARD.md` and `LICENSES.md`.
 
     from aesthetics.zoo import DEFAULT_MODEL, list_models, model_path, resolve_model
-    model_path(DEFAULT_MODEL, "onnx")   # .../zoo/clive-mobilenet/model.onnx
+    model_path(DEFAULT_MODEL, "onnx")   # .../zoo/clive-mobilenet-ft/model.onnx
     resolve_model("clive-mobilenet")    # ResolvedModel(path, backend, name, shipped, recipe)
 
 `cards.py` reads the folders; `resolver.py` turns a name, alias or path
@@ -16,6 +16,7 @@ model for onnxruntime: scoring without TensorFlow), `card.json` (what
 from __future__ import annotations
 
 from aesthetics.zoo.cards import (  # noqa: F401
+    BUNDLED_BACKBONE_MODEL,
     DEFAULT_MODEL,
     FILES,
     ZOO_DIR,

@@ -11,7 +11,11 @@ from typing import Optional
 from aesthetics.errors import InputNotFoundError, ModelFileError
 
 ZOO_DIR = Path(__file__).parent
-DEFAULT_MODEL = "clive-mobilenet"
+DEFAULT_MODEL = "clive-mobilenet-ft"
+# The shipped model whose backbone is plain ImageNet MobileNet (frozen when it
+# was trained): what `backbone_weights: "bundled"` copies, so training starts
+# from ImageNet features offline, not from the default model's fine-tuned ones.
+BUNDLED_BACKBONE_MODEL = "clive-mobilenet"
 FILES = {"keras": "model.keras", "onnx": "model.onnx"}
 
 

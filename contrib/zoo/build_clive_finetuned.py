@@ -3,6 +3,7 @@ MobileNet blocks 6-13 fine-tuned at native resolution on the 600 CLIVE dev
 photos (issue 27), when the fine-tune study found it better.
 
     .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd_all]
+    .venv/bin/python contrib/zoo/build_clive_finetuned.py --card-only   # card from the study's rows, no training
 
 The recipe is exactly the study's variant (benchmarks/clive_finetune_study.py):
 start from `clive-mobilenet` (its head, fitted on the frozen features of all
@@ -48,7 +49,7 @@ def card_text(variant, settings, rows, frozen, epochs, out: Path) -> str:
            if settings.get("holdout", True) else
            f"fine-tuned on all the other folds' photos for {settings['epochs']} epochs (the median epoch "
            "count of the holdout variant's folds, so slightly optimistic)")
-    return f"""# Model card: `{NAME}`
+    return f"""# Model card: `{NAME}` (the default model, alias `technical`)
 
 **What it scores:** the *technical* quality of a photo as people rate it (blur, noise,
 exposure, compression), on 1..10 (`score = 1 + 9 * MOS / 100`), like `clive-mobilenet`,
@@ -78,13 +79,37 @@ Paired difference from the frozen model: {np.mean(diff):+.3f} ± {np.std(diff):.
 **Files:** `model.keras` ({size:.1f} MB), `model.onnx` (the same model for onnxruntime),
 `model.onnx.json`. **Licences:** `LICENSES.md` (the LIVE database notice; the Apache-2.0
 ImageNet MobileNet weights). **Limits:** as `clive-mobilenet`'s card: 600 photos of one kind.
+**Working scale:** the long side is shrunk to 512 px before scoring; why, and how scores move
+with scale, is measured in `clive-mobilenet`'s card (for the frozen model it starts from).
 """
+
+
+def cross_validation(rows) -> dict:
+    sr, pl = [r["srcc"] for r in rows], [r["plcc"] for r in rows]
+    return {"folds": 5, "srcc": [float(np.mean(sr)), float(np.std(sr))], "plcc": [float(np.mean(pl)), float(np.std(pl))]}
+
+
+def write_card(out: Path, variant, s, rows, frozen, epochs) -> dict:
+    """card.json, MODEL_CARD.md and LICENSES.md of the built model in `out`, from the study's rows."""
+    from aesthetics.training.run_folder import write_json
+
+    src = ROOT / "aesthetics" / "zoo" / "clive-mobilenet"
+    shutil.copy(src / "LICENSES.md", out / "LICENSES.md")
+    cv = cross_validation(rows)
+    card = {**json.loads((src / "card.json").read_text()), "aliases": ["technical"],
+            "cv_srcc": round(cv["srcc"][0], 3), "cv_plcc": round(cv["plcc"][0], 3),
+            "cv_srcc_sd": round(cv["srcc"][1], 3), "cv_plcc_sd": round(cv["plcc"][1], 3),
+            "description": f"clive-mobilenet with MobileNet blocks after {s['at']} fine-tuned at native resolution"}
+    write_json(out / "card.json", card)
+    (out / "MODEL_CARD.md").write_text(card_text(variant, s, rows, frozen, epochs, out))
+    return card
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", default="deep_emd_all")
     ap.add_argument("--out", type=Path, default=ROOT / "aesthetics" / "zoo" / NAME)
+    ap.add_argument("--card-only", action="store_true", help="rewrite the card of the built model from the study's rows")
     args = ap.parse_args()
 
     from benchmarks.clive_finetune_study import cached_maps, fresh_model, load_table, settings
@@ -94,11 +119,14 @@ def main():
     from aesthetics.export import export_model
     from aesthetics.losses import get_loss
     from aesthetics.training.partial_finetune import fit_top, split_model
-    from aesthetics.training.run_folder import save_model_atomic, write_json
+    from aesthetics.training.run_folder import save_model_atomic
 
     s = settings(args.variant)
     rows, frozen = study_rows(args.variant)
     epochs = s["epochs"] if not s.get("holdout", True) else max(1, int(np.median([r["best_epoch"] for r in rows])))
+    if args.card_only:
+        print(json.dumps(write_card(args.out, args.variant, s, rows, frozen, epochs)))
+        return
     table = load_table()
     plain, flipped = cached_maps(s["at"], list(table["filepath"]), ROOT / "benchmarks" / "cache" / "finetune_maps")
     targets = np.stack(table["distribution"].to_numpy()).astype(np.float32)
@@ -108,25 +136,14 @@ def main():
     fit = fit_top(split, [plain, flipped], targets, None, None, get_loss(s["loss"], **s["loss_options"]),
                   epochs=epochs, block_lr=s["block_lr"], head_lr=s["head_lr"], batch_size=s["batch_size"],
                   crop=s["crop"], seed=0, log=print)
-    sr = [r["srcc"] for r in rows]
-    pl = [r["plcc"] for r in rows]
     model.info = {**model.info, "name": NAME,
                   "training": {**model.info.get("training", {}), "fine_tune": {**s, "epochs": epochs,
                                                                                 "photos": len(table)}},
-                  "cross_validation": {"folds": 5, "srcc": [float(np.mean(sr)), float(np.std(sr))],
-                                       "plcc": [float(np.mean(pl)), float(np.std(pl))]}}
+                  "cross_validation": cross_validation(rows)}
     args.out.mkdir(parents=True, exist_ok=True)
     save_model_atomic(model, args.out / "model.keras")
     export_model(model, args.out / "model.onnx", "onnx")
-    src = ROOT / "aesthetics" / "zoo" / "clive-mobilenet"
-    shutil.copy(src / "LICENSES.md", args.out / "LICENSES.md")
-    base = json.loads((src / "card.json").read_text())
-    card = {**base, "aliases": [],
-            "cv_srcc": round(float(np.mean(sr)), 3), "cv_plcc": round(float(np.mean(pl)), 3),
-            "cv_srcc_sd": round(float(np.std(sr)), 3), "cv_plcc_sd": round(float(np.std(pl)), 3),
-            "description": f"clive-mobilenet with MobileNet blocks after {s['at']} fine-tuned at native resolution"}
-    write_json(args.out / "card.json", card)
-    (args.out / "MODEL_CARD.md").write_text(card_text(args.variant, s, rows, frozen, epochs, args.out))
+    card = write_card(args.out, args.variant, s, rows, frozen, epochs)
     print(json.dumps({"epochs": epochs, "train_losses": fit.train_losses, "cv_srcc": card["cv_srcc"]}))
 
 

@@ -164,7 +164,7 @@ def model_card(result, card, out: Path) -> str:
     onnx_size = (out / "model.onnx").stat().st_size / 1e6
     wins, n = result["sample_clean_above_strongest"]
     pool = " + the stride-16 map (" + ", ".join(result["pool_layers"]) + ")" if result["pool_layers"] else ""
-    return f"""# Model card: `{NAME}` (the default model)
+    return f"""# Model card: `{NAME}` (the frozen model; the default, `technical`, is its fine-tuned `clive-mobilenet-ft`)
 
 **What it scores:** the *technical* quality of a photo as people rate it:
 blur, noise, exposure, compression and other capture defects. It is not an
@@ -287,7 +287,7 @@ def main():
     card = {
         "scores": "technical quality of photos (blur, noise, exposure, compression), mean opinion score mapped onto 1..10",
         "data": "CLIVE (LIVE In the Wild Image Quality Challenge), 600 dev photos with MOS",
-        "aliases": ["technical"],
+        "aliases": [],  # "technical" names the fine-tuned model (build_clive_finetuned.py)
         "cv_srcc": round(summary["srcc"][0], 3), "cv_plcc": round(summary["plcc"][0], 3),
         "cv_srcc_sd": round(summary["srcc"][1], 3), "cv_plcc_sd": round(summary["plcc"][1], 3),
         "licence": "LIVE database notice (weights derived from it) + Apache-2.0 (ImageNet MobileNet); see LICENSES.md",

@@ -189,7 +189,7 @@ def test_model_labels_and_group_names():
         model_labels("technical,")
     handler = AestheticsOnnxGroupHandler(["technical", "zoo:nima-ava-mobilenet"])
     assert handler.names == ["technical", "zoo_nima-ava-mobilenet"]
-    assert handler.references == ["zoo:clive-mobilenet", "zoo:nima-ava-mobilenet"]
+    assert handler.references == ["zoo:clive-mobilenet-ft", "zoo:nima-ava-mobilenet"]
     with pytest.raises(ConfigError):
         AestheticsOnnxGroupHandler(["technical", "technical"])
 

@@ -32,7 +32,7 @@ SHIPPED = zoo.list_models()
 def test_both_judgements_ship():
     names = {m.name: m for m in SHIPPED}
     assert zoo.DEFAULT_MODEL in names
-    assert zoo.get("technical").name == "clive-mobilenet" and zoo.get("aesthetic").name == "nima-ava-mobilenet"
+    assert zoo.get("technical").name == "clive-mobilenet-ft" and zoo.get("aesthetic").name == "nima-ava-mobilenet"
 
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=lambda m: m.name)
@@ -184,7 +184,8 @@ def test_bundled_backbone_weights_are_the_shipped_ones():
     from aesthetics.models.backbones import build_backbone
 
     built = build_backbone("mobilenet", (64, 64, 3), weights="bundled")
-    shipped = load_model(DEFAULT.path("keras")).get_layer("backbone")
+    # the frozen ImageNet backbone, not the default model's fine-tuned one
+    shipped = load_model(zoo.get(zoo.BUNDLED_BACKBONE_MODEL).path("keras")).get_layer("backbone")
     layers = {layer.name: layer for layer in shipped._flatten_layers(include_self=False)}
     compared = 0
     for layer in (layer for layer in built.layers if layer.weights):
