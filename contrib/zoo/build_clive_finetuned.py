@@ -2,7 +2,7 @@
 MobileNet blocks 6-13 fine-tuned at native resolution on the 600 CLIVE dev
 photos (issue 27), when the fine-tune study found it better.
 
-    .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd_all]
+    .venv/bin/python contrib/zoo/build_clive_finetuned.py [--variant deep_emd_plcc_all]
     .venv/bin/python contrib/zoo/build_clive_finetuned.py --card-only   # card from the study's rows, no training
 
 The recipe is exactly the study's variant (benchmarks/clive_finetune_study.py):
@@ -49,6 +49,7 @@ def card_text(variant, settings, rows, frozen, epochs, out: Path) -> str:
            if settings.get("holdout", True) else
            f"fine-tuned on all the other folds' photos for {settings['epochs']} epochs (the median epoch "
            "count of the holdout variant's folds, so slightly optimistic)")
+    loss_options = f" with {json.dumps(settings['loss_options'])}" if settings["loss_options"] else ""
     return f"""# Model card: `{NAME}` (the default model, alias `technical`)
 
 **What it scores:** the *technical* quality of a photo as people rate it (blur, noise,
@@ -62,7 +63,7 @@ from which it is fine-tuned.
 512 px, mean + std of the conv_pw_11 and conv_pw_13 maps, EMD head), then MobileNet's blocks
 after `{settings['at']}` and the head trained on all 600 photos for {epochs} epochs (the
 median epoch count of the study's holdout folds): Adam, blocks at {settings['block_lr']}, head at
-{settings['head_lr']}, loss `{settings['loss']}`, batches of {settings['batch_size']} whole
+{settings['head_lr']}, loss `{settings['loss']}`{loss_options}, batches of {settings['batch_size']} whole
 photos or their mirror images, BatchNorm frozen; the earlier blocks stay frozen, so their
 output was computed once per photo (`aesthetics.training.partial_finetune`).
 
@@ -107,7 +108,7 @@ def write_card(out: Path, variant, s, rows, frozen, epochs) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", default="deep_emd_all")
+    ap.add_argument("--variant", default="deep_emd_plcc_all")
     ap.add_argument("--out", type=Path, default=ROOT / "aesthetics" / "zoo" / NAME)
     ap.add_argument("--card-only", action="store_true", help="rewrite the card of the built model from the study's rows")
     args = ap.parse_args()
