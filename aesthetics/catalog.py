@@ -80,6 +80,10 @@ register_model("dual_path", "aesthetics.models.dual_path:build_dual_path", rule=
                    "local_channels": Option("int", None, **_WIDTH, doc="null: min(256, C_local)"),
                    "attention_hidden": Option("int", None, **_WIDTH, doc="null: local_channels // 2"),
                    "adain_on": Option("str", "vector", choices=("vector", "map")),
+                   "fusion_normalize_style": Option("bool", False, doc="layer-normalise the global vector "
+                                                    "before it drives the fusion (AdaptiveFusion normalize_style)"),
+                   "feature_norm": Option("bool", False, doc="layer-normalise the fused feature vector before "
+                                          "the score head (bounds the logits whatever the paths' scale)"),
                })
 
 MODEL_HEADS.register("distribution", "aesthetics.models.registry:build_graph",

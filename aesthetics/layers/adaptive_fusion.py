@@ -30,16 +30,25 @@ class AdaptiveFusion(keras.layers.Layer):
     computed in float32 even under a mixed precision policy; the output is
     cast back to the compute dtype.
 
+    With ``normalize_style``, the style vector is layer-normalised (zero
+    mean, unit variance over its channels, no learned affine) before the two
+    Dense layers, so gamma and beta depend on the style's pattern, not its
+    magnitude: an unnormalised style that grows while the network trains
+    (e.g. a global vector after a non-local block, once the backbone
+    unfreezes) otherwise scales the learned modulation with it.
+
     Args:
         epsilon: added to the variance before the square root.
+        normalize_style: layer-normalise the style vector first (see above).
 
     Input shape: [(B, H, W, C1) or (B, C1), (B, C2)]; H, W may be None.
     Output shape: the content's shape, (B, H, W, C1) or (B, C1).
     """
 
-    def __init__(self, epsilon=1e-5, **kwargs):
+    def __init__(self, epsilon=1e-5, normalize_style=False, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
+        self.normalize_style = bool(normalize_style)
 
     def build(self, input_shape):
         if (
@@ -79,6 +88,10 @@ class AdaptiveFusion(keras.layers.Layer):
     def call(self, inputs):
         content, style = inputs
         x = ops.cast(content, "float32")
+        if self.normalize_style:
+            s = ops.cast(style, "float32")
+            mean, variance = ops.moments(s, axes=(-1,), keepdims=True)
+            style = ops.cast((s - mean) * ops.rsqrt(variance + self.epsilon), self.compute_dtype)
         gamma = ops.cast(self.gamma(style), "float32")
         beta = ops.cast(self.beta(style), "float32")
         if self._is_map:
@@ -94,5 +107,5 @@ class AdaptiveFusion(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"epsilon": self.epsilon})
+        config.update({"epsilon": self.epsilon, "normalize_style": self.normalize_style})
         return config

@@ -34,6 +34,12 @@ Config (``"model": {"model": "dual_path", "options": {...}}``), all optional:
                               context also steers the saliency map (needs
                               use_attention: average pooling of an
                               instance-normalised map is just beta(s)).
+    fusion_normalize_style (false)  layer-normalise the global vector before
+                              it predicts the fusion's scale and shift
+                              (`AdaptiveFusion(normalize_style=True)`).
+    feature_norm (false)      LayerNormalization ("feature_norm") of the
+                              vector the score head sees, so its logits stay
+                              bounded however large the global vector grows.
 
 Unknown option keys are an error. Layer names the training code and helpers
 rely on: "backbone" (a sub-model with two outputs [local map, global map], or
@@ -190,7 +196,7 @@ def build_dual_path(config: ModelConfig, image_size: int = 224) -> keras.Model:
         h = keras.layers.ReLU(name="local_reduce_relu")(h)
         adain_map = opts["use_adain"] and opts["adain_on"] == "map"
         if adain_map:
-            h = AdaptiveFusion(name="fusion")([h, global_vec])
+            h = AdaptiveFusion(normalize_style=opts["fusion_normalize_style"], name="fusion")([h, global_vec])
         if opts["use_attention"]:
             local_vec, _ = SpatialAttention(
                 hidden_units=opts["attention_hidden"],
@@ -200,9 +206,12 @@ def build_dual_path(config: ModelConfig, image_size: int = 224) -> keras.Model:
         else:
             local_vec = keras.layers.GlobalAveragePooling2D(name="local_pool")(h)
         if opts["use_adain"] and not adain_map:
-            local_vec = AdaptiveFusion(name="fusion")([local_vec, global_vec])
+            local_vec = AdaptiveFusion(normalize_style=opts["fusion_normalize_style"],
+                                       name="fusion")([local_vec, global_vec])
         features = keras.layers.Concatenate(name="fuse_concat")([local_vec, global_vec])
 
+    if opts["feature_norm"]:
+        features = keras.layers.LayerNormalization(name="feature_norm")(features)
     outputs = score_head(features, config.num_bins, config.dropout)
     return keras.Model(inputs, outputs, name="dual_path")
 

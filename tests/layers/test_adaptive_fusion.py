@@ -25,6 +25,33 @@ def test_adaptive_fusion_through_harness(content):
     )
 
 
+@pytest.mark.parametrize("content", [(2, 7, 7, 16), (2, 16)], ids=["map", "vector"])
+def test_adaptive_fusion_normalized_style_through_harness(content):
+    rng = np.random.default_rng(2)
+    inputs = [rng.normal(1.0, 2.0, content).astype("float32"), rng.normal(size=STYLE).astype("float32")]
+    layer = run_layer_test(AdaptiveFusion, {"normalize_style": True}, inputs, content,
+                           expected_num_trainable_weights=4, expected_num_non_trainable_weights=0, atol=1e-5)
+    assert layer.get_config()["normalize_style"] is True
+
+
+def test_normalized_style_makes_the_modulation_independent_of_the_style_scale():
+    """The mechanism that keeps the dual path from diverging: a style vector
+    that grows 50x (as the global vector can once the backbone trains) moves a
+    trained FiLM's output 50x as far without normalisation, not at all with it."""
+    rng = np.random.default_rng(3)
+    content = rng.normal(size=(4, 16)).astype("float32")
+    style = rng.normal(size=(4, 6)).astype("float32")
+    moved = {}
+    for normalize in (False, True):
+        layer = AdaptiveFusion(normalize_style=normalize)
+        layer([content, style])
+        randomize_weights(layer, seed=4)
+        base = np.asarray(layer([content, style]))
+        moved[normalize] = [float(np.abs(np.asarray(layer([content, k * style])) - base).max()) for k in (1, 50)]
+    assert moved[True] == pytest.approx([0.0, 0.0], abs=1e-4)
+    assert moved[False][0] == 0.0 and moved[False][1] > 1.0
+
+
 def test_adaptive_fusion_epsilon_through_harness():
     rng = np.random.default_rng(1)
     inputs = [rng.normal(size=(2, 7, 7, 16)).astype("float32"), rng.normal(size=STYLE).astype("float32")]

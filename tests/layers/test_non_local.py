@@ -120,3 +120,30 @@ def test_non_local_bad_arguments():
         NonLocalBlock(inter_channels=0)
     with pytest.raises(ValueError, match="known C"):
         NonLocalBlock().build((2, 4, 4, None))
+
+
+@pytest.mark.parametrize("use_bn", [False, True])
+def test_the_residual_grows_at_most_about_the_learning_rate_with_bn(use_bn):
+    """Issue 26's divergence: under Adam every weight moves by about the
+    learning rate a step, so a zero-initialised output projection W with a
+    wide input grows its residual by ~lr x Ci x |A g| a step (a 512-wide
+    block reached 46x its input in a 3-epoch head phase) and the score
+    softmax saturates. Through zero-gamma BatchNorm (use_bn) the residual is
+    normalised, and only gamma and beta (one number a channel, ~lr a step)
+    scale it."""
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(1).uniform(0, 6, (4, 4, 4, 128)).astype("float32"))  # ReLU6 maps
+    layer = NonLocalBlock(inter_channels=64, use_bn=use_bn, subsample=False)
+    layer(x)
+    optimizer = keras.optimizers.Adam(1e-3)
+    for _ in range(30):  # a head phase's worth of steps pushing the output one way
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(layer(x, training=True))
+        grads = tape.gradient(loss, layer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, layer.trainable_variables))
+    residual = float(tf.reduce_max(tf.abs(layer(x, training=False) - x)))
+    if use_bn:
+        assert residual < 0.5
+    else:
+        assert residual > 5.0

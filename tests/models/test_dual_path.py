@@ -50,6 +50,7 @@ ABLATIONS = [
     {"use_attention": False},
     {"use_local_path": False},
     {"adain_on": "map", "non_local_blocks": 2, "non_local_bn": True, "non_local_subsample": True},
+    {"fusion_normalize_style": True, "feature_norm": True},
 ]
 
 
@@ -66,6 +67,27 @@ def test_dual_path_through_harness(options):
     assert ("local_attention" in names) == (local and options.get("use_attention", True))
     assert ("fusion" in names) == (local and options.get("use_adain", True))
     assert ("non_local_0" in names) == options.get("use_non_local", True)
+    assert ("feature_norm" in names) == options.get("feature_norm", False)
+    if "fusion" in names:
+        assert model.get_layer("fusion").normalize_style == options.get("fusion_normalize_style", False)
+
+
+@pytest.mark.parametrize("feature_norm", [False, True])
+def test_feature_norm_keeps_the_softmax_out_of_saturation(feature_norm):
+    """The divergence of issue 26: the global vector after the non-local block
+    grows while training, the head's logits with it, the softmax saturates to
+    one bin and its gradient vanishes. With feature_norm the scores do not
+    depend on the scale of the fused features at all."""
+    model = build_dual_path(_cfg(feature_norm=feature_norm), image_size=SIZE)
+    head_input = model.get_layer("fuse_concat").output
+    head = keras.Model(head_input, model.output)  # the fused features -> (feature_norm) -> scores
+    features = np.random.default_rng(1).normal(1.0, 1.0, (4, head_input.shape[-1])).astype("float32")
+    small, grown = np.asarray(head(features)), np.asarray(head(100.0 * features))
+    if feature_norm:
+        np.testing.assert_allclose(grown, small, atol=1e-3)  # LayerNorm epsilon
+        assert grown.max() < 0.9
+    else:
+        assert grown.max() > 0.99  # saturated: one bin takes everything
 
 
 def test_registered_and_backbone_has_two_outputs():
