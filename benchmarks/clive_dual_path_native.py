@@ -12,7 +12,7 @@ v1, alpha 1, frozen; the whole photo, long side <= the shipped max_side) and
 a head trained from random initialisation on the backbone's frozen features:
 
     dual_path         conv_pw_11 -> 1x1 reduction -> SpatialAttention pooling (local),
-                      conv_pw_13 -> NonLocalBlock -> average pooling (global),
+                      conv_pw_13 -> NonLocalBlock (non_local_bn) -> average pooling (global),
                       AdaptiveFusion, NIMA head (docs/DUAL_PATH.md)
     no_non_local, no_attention, no_adain   the dual path without that part
     mean_std_trained  the shipped architecture (mean+std of conv_pw_11 and
@@ -75,12 +75,15 @@ AT = "conv_pw_11_relu"
 # 0.151; holdout 0.206 at the start, then 0.175, 0.150, 0.152). mean_std_trained is not yet tried at 1e-4.
 TRAIN = {"loss": "emd", "head_lr": 1e-4, "block_lr": 0.0, "epochs": 30, "patience": 5, "batch_size": 16,
          "crop": None, "dropout": 0.5}
+# the dual path as configs/clive_dual_path.json builds it: the non-local residual through zero-gamma
+# BatchNorm (non_local_bn), without which it diverges (benchmarks/dual_path_stability.py)
+DUAL = {"non_local_bn": True}
 VARIANTS = {  # name -> (model, options), in run order
-    "dual_path": ("dual_path", {}),
+    "dual_path": ("dual_path", DUAL),
     "mean_std_trained": ("nima", {"pooling": "mean_std", "pool_layers": ["conv_pw_11_relu"]}),
-    "no_non_local": ("dual_path", {"use_non_local": False}),
-    "no_attention": ("dual_path", {"use_attention": False}),
-    "no_adain": ("dual_path", {"use_adain": False}),
+    "no_non_local": ("dual_path", {**DUAL, "use_non_local": False}),
+    "no_attention": ("dual_path", {**DUAL, "use_attention": False}),
+    "no_adain": ("dual_path", {**DUAL, "use_adain": False}),
 }
 REFERENCE = "mean_std_trained"
 

@@ -204,18 +204,18 @@ def run_variant(name, seed, full_epochs, image_size, log, limit=None):
     return result
 
 
-def run_cli(seed, runs: Path, log) -> dict:
-    """`aesthetics train --config configs/clive_dual_path.json` on the 600 CLIVE photos
-    with `train.seed` = seed (resumes an interrupted run folder); its history per epoch."""
+def run_cli(seed, runs: Path, log, config: Path = CONFIG) -> dict:
+    """`aesthetics train --config CONFIG` on the 600 CLIVE photos (its fixed 480 / 120
+    split) with `train.seed` = seed (resumes an interrupted run folder); its history per epoch."""
     import csv
     import os
     import subprocess
 
     from benchmarks.common import CLIVE_IMAGES, CLIVE_LABELS
 
-    out = runs / f"seed{seed}"
+    out = runs / (f"seed{seed}" if config == CONFIG else f"{config.stem}_seed{seed}")
     t0 = time.time()
-    cmd = [sys.executable, "-m", "aesthetics", "train", "--config", str(CONFIG), "--images", str(CLIVE_IMAGES),
+    cmd = [sys.executable, "-m", "aesthetics", "train", "--config", str(config), "--images", str(CLIVE_IMAGES),
            "--labels", str(CLIVE_LABELS), "--output", str(out), "--backbone-weights", str(WEIGHTS),
            "--set", f"train.seed={seed}"]
     log(" ".join(cmd))
@@ -226,18 +226,20 @@ def run_cli(seed, runs: Path, log) -> dict:
         history = [{k: (float(v) if k not in ("stage", "optimizer", "loss_name") and v not in ("", None) else v)
                     for k, v in r.items()} for r in csv.DictReader(f)]
     metrics = json.loads((out / "metrics.json").read_text())
-    return {"variant": "cli", "seed": seed, "config": str(CONFIG.relative_to(ROOT)), "history": history,
+    return {"variant": "cli", "seed": seed, "config": str(config.resolve().relative_to(ROOT)), "history": history,
             "metrics": metrics, "minutes": round((time.time() - t0) / 60, 2)}
 
 
 def cli_table_text(rows) -> str:
-    lines = ["| seed | stage: val SRCC per epoch | train loss per epoch | best val SRCC | min/run |", "|---|---|---|---|---|"]
+    lines = ["| config | seed | stage: val SRCC per epoch | train loss per epoch | saved model: val SRCC / PLCC (epoch) "
+             "| min/run |", "|---|---|---|---|---|---|"]
     for r in rows:
         h = r["history"]
         val = ", ".join(f"{e.get('stage', '')[:4]} {e.get('val_srcc', float('nan')):.2f}" for e in h)
         loss = ", ".join(f"{e['loss']:.3f}" for e in h)
-        best = max(e.get("val_srcc", float("nan")) for e in h)
-        lines.append(f"| {r['seed']} | {val} | {loss} | {best:.3f} | {r['minutes']:.0f} |")
+        m = r["metrics"]
+        lines.append(f"| {Path(r['config']).stem} | {r['seed']} | {val} | {loss} | {m['srcc']:.3f} / {m['plcc']:.3f} "
+                     f"({m['best_epoch']}) | {r['minutes']:.0f} |")
     return "\n".join(lines)
 
 
@@ -266,14 +268,17 @@ def main():
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--cli", action="store_true", help="run `aesthetics train` with the config, one row per seed")
     ap.add_argument("--runs", type=Path, default=Path("/tmp/dual_path_stability_runs"), help="--cli run folders")
+    ap.add_argument("--config", type=Path, default=CONFIG, help="--cli: the config to train (e.g. configs/clive_mobilenet.json)")
     args = ap.parse_args()
     if args.cli:
         results = args.results.with_name("dual_path_stability_cli.jsonl")
         if not args.table:
             require_shared()
-            done = {r["seed"] for r in read_rows(results)}
+            name = str(args.config.resolve().relative_to(ROOT))
+            done = {r["seed"] for r in read_rows(results) if r["config"] == name}
             for seed in (s for s in args.seeds if s not in done):
-                append_row(results, run_cli(seed, args.runs, lambda m: print(f"[cli seed {seed}] {m}", flush=True)))
+                append_row(results, run_cli(seed, args.runs, lambda m: print(f"[cli seed {seed}] {m}", flush=True),
+                                           args.config))
         print(cli_table_text(read_rows(results)))
         return
     if not args.table:
