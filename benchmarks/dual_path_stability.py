@@ -52,19 +52,22 @@ RESULTS = ROOT / "benchmarks" / "results" / "dual_path_stability.jsonl"
 CONFIG = ROOT / "configs" / "clive_dual_path.json"
 WEIGHTS = SHARED / "weights" / "mobilenet_1_0_224_imagenet_notop.weights.h5"
 # variant -> config overrides (key=value, as `aesthetics train --set`)
+# "shipped" is the config as it was before the fix (non_local_bn false), as the rows were measured;
+# a model.options override replaces the whole options dict, so every variant below starts from that.
+BEFORE_FIX = 'model.options={"non_local_bn": false}'
 VARIANTS = {
-    "shipped": [],
+    "shipped": [BEFORE_FIX],
     "nima": ["model.model=nima", "model.options={}"],  # the same recipe without the dual path: it does not diverge
     "no_non_local": ['model.options={"use_non_local": false}'],
     "no_adain": ['model.options={"use_adain": false}'],
-    "lr_full_1e-5": ["train.lr_full=1e-5"],
+    "lr_full_1e-5": [BEFORE_FIX, "train.lr_full=1e-5"],
     "style_norm": ['model.options={"fusion_normalize_style": true}'],
     "feature_norm": ['model.options={"feature_norm": true}'],
     "both_norms": ['model.options={"fusion_normalize_style": true, "feature_norm": true}'],
     # the non-local residual through zero-gamma BatchNorm: its scale grows by at most ~lr a step
     "non_local_bn": ['model.options={"non_local_bn": true}'],
     "non_local_bn_feature_norm": ['model.options={"non_local_bn": true, "feature_norm": true}'],
-    "lr_head_1e-4": ["train.lr_head=1e-4"],
+    "lr_head_1e-4": [BEFORE_FIX, "train.lr_head=1e-4"],
 }
 GROUPS = [("non_local", r"^non_local"), ("local_reduce", r"^local_reduce"), ("attention", r"^local_attention"),
           ("fusion", r"^fusion"), ("head", r"^scores")]
