@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -95,7 +94,14 @@ def write_card(out: Path, variant, s, rows, frozen, epochs) -> dict:
     from aesthetics.training.run_folder import write_json
 
     src = ROOT / "aesthetics" / "zoo" / "clive-mobilenet"
-    shutil.copy(src / "LICENSES.md", out / "LICENSES.md")
+    # the frozen model's notices apply as they are; only its name and what was trained on CLIVE differ
+    licences = (src / "LICENSES.md").read_text()
+    for old, new in (("# Licences of the shipped model `clive-mobilenet`", f"# Licences of the shipped model `{NAME}`"),
+                     ("The score head was trained on", f"The score head and the MobileNet blocks after {s['at']} were trained on")):
+        if old not in licences:
+            raise SystemExit(f"{src / 'LICENSES.md'} no longer says {old!r}; update build_clive_finetuned.py")
+        licences = licences.replace(old, new)
+    (out / "LICENSES.md").write_text(licences)
     cv = cross_validation(rows)
     card = {**json.loads((src / "card.json").read_text()), "aliases": ["technical"],
             "cv_srcc": round(cv["srcc"][0], 3), "cv_plcc": round(cv["plcc"][0], 3),
