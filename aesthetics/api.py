@@ -157,14 +157,19 @@ class Scorer:
         return prepare_photo(image, self.recipe).astype(np.float32)
 
     # ---- scoring
-    def score(self, x, batch_size: int = 32, batch_pixels: Optional[int] = None):
+    def score(self, x, batch_size: int = 32, batch_pixels: Optional[int] = None, references=None):
         """Records for `x` (see the module docstring): one record for a single
         image (a file path, PIL image, bytes, (H, W, 3) array), a list for a
         folder, a glob, a list or an (N, H, W, 3) batch. An input that cannot
         be used is a record with an ``error``; the others are still scored.
         A model call takes at most `batch_size` photos and `batch_pixels`
         pixels (default `DEFAULT_BATCH_PIXELS`, as `predict`): memory is
-        bounded on large photos; scores do not depend on either."""
+        bounded on large photos; scores do not depend on either.
+
+        `references`: an index folder (`aesthetics index build`) or a
+        `aesthetics.references.ReferenceScorer`; each scored record then
+        gets a "reference" entry: the reference-based score and the rated
+        photos it was compared with (loads TensorFlow; docs/REFERENCES.md)."""
         from aesthetics.inference.batching import pixel_batches
         from aesthetics.inference.records import make_record
         from aesthetics.inference.scoring import score_paths
@@ -198,6 +203,8 @@ class Scorer:
                 rec = make_record("", items[i].image_id, row)
                 rec.pop("path")  # an in-memory image has no file
                 records[i] = rec
+        if references is not None:
+            _add_references(references, items, records)
         return records[0] if single else records
 
     def distributions(self, x, batch_size: int = 32) -> np.ndarray:
@@ -293,6 +300,25 @@ class _Item(NamedTuple):
 
 class _BadInput(AestheticsError, ValueError):
     """An in-memory image that cannot be used (always made an error record)."""
+
+
+def _add_references(references, items, records) -> None:
+    """Adds "reference" to every scored record (files embedded from their
+    path, in-memory photos from their pixels)."""
+    from aesthetics.references.scoring import as_reference_scorer
+
+    scorer = as_reference_scorer(references)
+    scored = [i for i, r in enumerate(records) if "error" not in r]
+    files = [i for i in scored if items[i].path is not None]
+    if files:
+        entries, _ = scorer.for_paths([items[i].path for i in files])
+        for i, entry in zip(files, entries):
+            if entry is not None:
+                records[i]["reference"] = entry
+    arrays = [i for i in scored if items[i].path is None and items[i].image is not None]
+    if arrays:
+        for i, entry in zip(arrays, scorer.for_images([items[i].image for i in arrays])):
+            records[i]["reference"] = entry
 
 
 def _check_batch_size(batch_size) -> int:

@@ -19,13 +19,16 @@ BACKBONES = Registry("backbone", "model.backbone", forgiving=True)
 MODEL_HEADS = Registry("model head", "head")
 
 
-def register_model(name: str, target=None, *, options=None, rule=None, description: str = "", replace=False):
+def register_model(name: str, target=None, *, options=None, rule=None, description: str = "", replace=False,
+                   **extra):
     """Registers ``build(config: ModelConfig, image_size: int | None) ->
     keras.Model`` (a functional graph: float32 RGB in [0, 255] -> (B,
     num_bins) probabilities, layer names "backbone" and "scores") under
     `name`, with its `options` schema (name -> `Option`). A decorator when
-    `target` is omitted."""
-    return MODELS.register(name, target, options=options, rule=rule, description=description, replace=replace)
+    `target` is omitted. `extra` holds facts its users read (``kind=
+    "reference"``: not an image model, see `model_kind`)."""
+    return MODELS.register(name, target, options=options, rule=rule, description=description, replace=replace,
+                           **extra)
 
 
 def register_loss(name: str, target=None, *, options=None, rule=None, description: str = "", replace=False):
@@ -85,6 +88,44 @@ register_model("dual_path", "aesthetics.models.dual_path:build_dual_path", rule=
                    "feature_norm": Option("bool", False, doc="layer-normalise the fused feature vector before "
                                           "the score head (bounds the logits whatever the paths' scale)"),
                })
+
+def _reference_rule(options: dict, key: str) -> None:
+    retrieve = options["retrieve"]
+    if not retrieve or len(set(retrieve)) != len(retrieve) or any(r not in ("content", "style") for r in retrieve):
+        raise config_error(f"{key}.retrieve", f"expected a non-empty list of distinct 'content', 'style', "
+                           f"got {retrieve}")
+    if options["gcn_layers"] and not (options["learned_adjacency"] or options["similarity_prior"]):
+        raise config_error(f"{key}.learned_adjacency", "a graph layer needs learned_adjacency or "
+                           "similarity_prior (its edges)", related=(f"{key}.similarity_prior",))
+
+
+# not an image model: trained on the embeddings of a frozen embedder (aesthetics.training.reference)
+register_model("reference_gcn", "aesthetics.models.reference_gcn:ReferenceGCN", rule=_reference_rule,
+               kind="reference", description="a graph network over rated reference photos retrieved by content "
+               "and style (docs/REFERENCES.md)",
+               options={
+                   "embedder": Option("str", "clive-mobilenet", doc="the model whose backbone embeds photos: "
+                                      "a shipped name or a .keras file"),
+                   "style_layer": Option("str", None, nullable=True, doc="the backbone layer of the style "
+                                         "statistics (null: the embedder's default)"),
+                   "k": Option("int", 8, low=1, high=256, doc="references per retrieval kind"),
+                   "retrieve": Option("list", ["content", "style"], item="str",
+                                      doc="which neighbours: content, style or both"),
+                   "hidden": Option("int", 128, low=1, high=4096, doc="node state width"),
+                   "gcn_layers": Option("int", 2, low=0, high=8, doc="graph convolution steps (0: the query "
+                                        "node and the k-NN estimate only)"),
+                   "learned_adjacency": Option("bool", True, doc="attention-style learnt edges"),
+                   "similarity_prior": Option("bool", True, doc="edges anchored on embedding similarity"),
+                   "temperature": Option("float", 0.05, low=0, low_open=True,
+                                         doc="initial softmax temperature of the k-NN estimate"),
+               })
+
+
+def model_kind(name: str) -> str:
+    """"image" (built by aesthetics.models.build_model) or "reference"
+    (aesthetics.training.reference)."""
+    return MODELS.get(name).extra.get("kind", "image")
+
 
 MODEL_HEADS.register("distribution", "aesthetics.models.registry:build_graph",
                      description="the registered model's (B, num_bins) score distribution")

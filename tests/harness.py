@@ -483,12 +483,16 @@ def run_model_saving_test(cls, init_kwargs, input_data, atol=1e-6, randomize=Tru
     `cls(**init_kwargs)` may return a model (saved as is; `cls` may also be a
     builder function) or a layer (saved inside a functional wrapper).
     """
-    xs = _inputs_list(input_data)
-    feed = _feed(xs)
+    if isinstance(input_data, dict):  # a model with named (dict) inputs: fed as is
+        xs, feed = None, {k: np.asarray(v) for k, v in input_data.items()}
+    else:
+        xs = _inputs_list(input_data)
+        feed = _feed(xs)
     instance = cls(**init_kwargs)
     if isinstance(instance, keras.Model):
         model, layer = instance, None
     else:
+        assert xs is not None, "dict inputs are supported for models only"
         model, layer = _wrap_layer(lambda: instance, [x.shape for x in xs])
     if randomize:
         randomize_weights(layer if layer is not None else model)

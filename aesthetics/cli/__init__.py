@@ -25,7 +25,7 @@ import sys
 from aesthetics.errors import AestheticsError
 
 # Subcommand modules, in the order `aesthetics --help` lists them.
-SUBCOMMANDS = ["predict", "report", "models", "train", "evaluate", "export", "pretrain", "tune"]
+SUBCOMMANDS = ["predict", "report", "models", "train", "evaluate", "export", "pretrain", "tune", "index"]
 EXIT_USAGE = 2  # argparse's own code for bad arguments; also ours for AestheticsError
 
 

@@ -68,6 +68,14 @@ def register(sub, parents=()):
                    "thumbnails best first, a histogram, failed files (see `aesthetics report`)")
     p.add_argument("--explain", metavar="OUT_DIR", help="also write OUT_DIR/<image_id>.png: the "
                    "attention (dual_path) or Grad-CAM map over the photo (.keras/--weights only)")
+    refs = p.add_argument_group("reference-based scoring (docs/REFERENCES.md)")
+    refs.add_argument("--references", metavar="INDEX", help="also score each photo against the rated photos "
+                      "of INDEX (`aesthetics index build`, or a reference_gcn run's references/): adds the "
+                      "reference score and the ids of the references it was compared with (loads TensorFlow)")
+    refs.add_argument("--reference-model", metavar="FILE", help="a trained reference_gcn model (.keras) for "
+                      "--references (default: the index's gcn.keras, else k-NN over the neighbours)")
+    refs.add_argument("--reference-method", choices=("auto", "gcn", "knn"), default="auto",
+                      help="auto: the GCN when there is one; knn: similarity-weighted neighbours")
     p.set_defaults(func=run, check=check)
 
 
@@ -103,6 +111,10 @@ def check(args) -> None:
     args.image_paths = find_images(args.paths, recursive=args.recursive)
     if not args.image_paths:
         raise InputNotFoundError(f"no images found in {' '.join(args.paths)}")
+    if args.references:
+        check_references(args)
+    elif args.reference_model or args.reference_method != "auto":
+        raise ConfigError("--reference-model and --reference-method go with --references INDEX")
     if args.resume and not args.output:
         raise ConfigError("--resume needs --output (the file to resume)")
     if args.output:
@@ -119,6 +131,16 @@ def check(args) -> None:
         flag = "--copy-to" if args.copy_to else "--link-to"
         check_outside_inputs(folder, args.paths, args.recursive, flag)
         check_writable_folder(folder, flag)
+
+
+def check_references(args) -> None:
+    """The index folder (and model file) exist; scoring then needs TensorFlow."""
+    from pathlib import Path
+
+    require_path(Path(args.references) / "index.json", "--references (its index.json)", "file")
+    if args.reference_model:
+        require_path(args.reference_model, "--reference-model", "file")
+    args.needs_tensorflow = True
 
 
 def check_outside_inputs(folder, inputs, recursive: bool, flag: str) -> None:
@@ -211,6 +233,7 @@ def run(args) -> int:
         scorer = make_scorer(args, backend, model)
         recipe = scorer.recipe
         bins = recipe.num_bins if recipe.output == "distribution" else 0
+    explain = with_references(args, explain)  # loads the index before the (long) scoring
     show = Printer(args)
     with _output_lock(args):  # one writer per output file, from scoring to --sort's rewrite
         return _score_and_finish(args, scorer, legacy, bins, explain, show)
@@ -243,7 +266,7 @@ def _score_and_finish(args, scorer, legacy, bins, explain, show) -> int:
             scorer, args.image_paths, output=args.output, resume=args.resume, bins=bins,
             batch_size=args.batch_size, legacy=legacy, max_pixels=args.max_pixels,
             workers=args.workers, batch_pixels=args.max_batch_pixels, on_batch=show.batch,
-            before_write=explain, on_plan=show.plan)
+            before_write=explain, on_plan=show.plan, references=bool(args.references))
     except KeyboardInterrupt as e:
         show.close()
         summary = getattr(e, "summary", None)
@@ -386,6 +409,25 @@ def _sigterm_as_interrupt():
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def with_references(args, before_write):
+    """`before_write` followed by adding each record's reference score (--references)."""
+    if not args.references:
+        return before_write
+    from aesthetics.references.scoring import ReferenceScorer, records_referencer
+
+    scorer = ReferenceScorer(args.references, model=args.reference_model, method=args.reference_method)
+    print(f"aesthetics: reference scoring: {scorer.describe()}", file=sys.stderr)
+    add = records_referencer(scorer, max_pixels=args.max_pixels)
+    if before_write is None:
+        return add
+
+    def both(records):
+        before_write(records)
+        add(records)
+
+    return both
 
 
 def make_scorer(args, backend, model):

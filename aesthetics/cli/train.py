@@ -82,18 +82,49 @@ def check(args) -> None:
 
         args.init_from = str(zoo.resolve(args.init_from))  # a shipped model's name, or a path
         check_model_path(args.init_from)
+    check_reference_model(args, config)
     check_run_folder(args.output)  # last: the paths it reads are fine
 
 
+def check_reference_model(args, config) -> None:
+    """A reference_gcn run: its embedder exists, and nothing asks for what only
+    image models do (before TensorFlow is imported)."""
+    from aesthetics.catalog import model_kind
+
+    if model_kind(config.model.model) != "reference":
+        return
+    from aesthetics.errors import ConfigError
+    from aesthetics.zoo import resolve_model
+
+    if args.init_from:
+        raise ConfigError("--init-from starts an image model's backbone; a reference_gcn model trains on the "
+                          "embeddings of model.options.embedder")
+    for key, value, default in (("train.distribute", config.train.distribute, "none"),
+                                ("train.stages", config.train.stages, None),
+                                ("train.progressive_sizes", config.train.progressive_sizes, None),
+                                ("train.mixed_precision", config.train.mixed_precision, None)):
+        if value not in (default, [], ()):
+            raise ConfigError(f"{key}: a reference_gcn model trains in seconds on cached embeddings, "
+                              f"without {key} (got {value!r})")
+    resolve_model(config.model.options["embedder"], "keras", need_keras=True, what="model.options.embedder")
+
+
 def run(args) -> int:
+    from aesthetics.catalog import model_kind
     from aesthetics.training.run_folder import json_safe
-    from aesthetics.training.supervised import train
 
     config = args.config_obj
-    metrics = train(
-        config, args.output, init_from=args.init_from, init_head=args.init_head,
-        resume=not args.no_resume, verbose=args.verbose,
-    )
+    if model_kind(config.model.model) == "reference":
+        from aesthetics.training.reference import train_reference
+
+        metrics = train_reference(config, args.output, resume=not args.no_resume, verbose=args.verbose)
+    else:
+        from aesthetics.training.supervised import train
+
+        metrics = train(
+            config, args.output, init_from=args.init_from, init_head=args.init_head,
+            resume=not args.no_resume, verbose=args.verbose,
+        )
     shown = {k: metrics[k] for k in ("n", "srcc", "plcc", "accuracy", "mae", "emd", "train_seconds") if k in metrics}
     print(json.dumps(json_safe({"run_dir": args.output, **shown}), indent=2))
     return 0

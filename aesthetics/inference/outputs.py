@@ -10,6 +10,13 @@ one cut off by a kill: `read_records` drops a last line with no newline
             p1..pN (the distribution); a several-model run (records with a
             group per model) has image_id, path, error, then per model
             NAME.mean_score_prediction, NAME.std_score_prediction, NAME.p1..
+            With `references=True` (reference-based scoring, a record's
+            "reference" dict) three columns follow in either layout:
+            reference_score, reference_method, reference_ids (the
+            neighbours' ids in order, joined by `;`; in an id `%` is written
+            `%25` and `;` `%3B`, so any id reads back exactly). The CSV keeps
+            only these; the reference's std and the neighbours' scores,
+            similarities and kinds are in the JSON formats, which keep every key.
     .jsonl  one JSON object per line
     .json   a JSON list, one record per line (idealo's NIMA output is a
             list too). While the run goes on the list is open: `[` and
@@ -29,6 +36,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -37,6 +45,7 @@ from aesthetics.paths import probe_writable
 
 OUTPUT_FORMATS = (".csv", ".jsonl", ".json")
 CSV_FIELDS = ["image_id", "path", "mean_score_prediction", "std_score_prediction", "error"]
+REFERENCE_FIELDS = ["reference_score", "reference_method", "reference_ids"]  # RecordWriter(references=True)
 
 
 def output_format(path) -> str:
@@ -170,6 +179,8 @@ def _csv_records(text: str, path, bad) -> list[dict]:
                     rec[group] = _csv_scores(row, reader.fieldnames, f"{group}.")
             else:
                 rec.update(_csv_scores(row, reader.fieldnames, ""))
+            if not row.get("error") and row.get("reference_score"):
+                rec["reference"] = _csv_reference(row)
         except (TypeError, ValueError, KeyError):
             bad(f"line {reader.line_num} ({rec['path'] or rec['image_id']})", "a score that is not a number")
             continue
@@ -191,6 +202,24 @@ def _csv_scores(row: dict, fields, prefix: str) -> dict:
     return out
 
 
+def _csv_reference(row: dict) -> dict:
+    """A record's "reference" from a CSV row's reference_* columns (its
+    score, method and neighbours' ids: what the CSV holds of it)."""
+    ids = row.get("reference_ids") or ""
+    return {"score": float(row["reference_score"]), "method": row.get("reference_method") or "",
+            "neighbours": [{"id": _unescape_id(i)} for i in ids.split(";")] if ids else []}
+
+
+def _escape_id(value) -> str:
+    # `%` first, so a literal "%3B" in an id is not read back as ";"
+    return str(value).replace("%", "%25").replace(";", "%3B")
+
+
+def _unescape_id(text: str) -> str:
+    # one pass: "%253B" (an id holding "%3B") becomes "%3B", not ";"
+    return re.sub(r"%(25|3B)", lambda m: "%" if m.group(1) == "25" else ";", text)
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -206,13 +235,17 @@ class RecordWriter:
         bins: distribution bins, for the CSV's p1..pN columns (0: none); for
             a several-model run, {group name: bins} (CSV columns NAME.*).
         keep: records to start with (a resumed run's earlier results).
+        references: the CSV gets the reference_score, reference_method and
+            reference_ids columns (records' "reference"; see the module
+            docstring). The JSON formats write "reference" either way.
     """
 
-    def __init__(self, path, bins=0, keep: Iterable[dict] = ()):
+    def __init__(self, path, bins=0, keep: Iterable[dict] = (), references: bool = False):
         self.path = Path(path)
         self.format = output_format(self.path)
         self.groups = dict(bins) if isinstance(bins, dict) else None
         self.bins = 0 if self.groups is not None else int(bins)
+        self.references = bool(references)
         self.count = 0
         if self.groups is not None:
             self._csv_fields = ["image_id", "path", "error"] + [
@@ -220,6 +253,8 @@ class RecordWriter:
                 for f in ["mean_score_prediction", "std_score_prediction"] + [f"p{i}" for i in range(1, n + 1)]]
         else:
             self._csv_fields = CSV_FIELDS + [f"p{i}" for i in range(1, self.bins + 1)]
+        if self.references:
+            self._csv_fields += REFERENCE_FIELDS
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             with tmp.open("w", encoding="utf-8", newline="") as f:
@@ -262,14 +297,21 @@ class RecordWriter:
             row = {k: _csv_value(rec.get(k)) for k in CSV_FIELDS}
             for i, p in enumerate(rec.get("distribution") or [], 1):
                 row[f"p{i}"] = p
-            return row
-        row = {k: _csv_value(rec.get(k)) for k in ("image_id", "path", "error")}
-        for group in self.groups:
-            scores = rec.get(group) or {}
-            for key in ("mean_score_prediction", "std_score_prediction"):
-                row[f"{group}.{key}"] = _csv_value(scores.get(key))
-            for i, p in enumerate(scores.get("distribution") or [], 1):
-                row[f"{group}.p{i}"] = p
+        else:
+            row = {k: _csv_value(rec.get(k)) for k in ("image_id", "path", "error")}
+            for group in self.groups:
+                scores = rec.get(group) or {}
+                for key in ("mean_score_prediction", "std_score_prediction"):
+                    row[f"{group}.{key}"] = _csv_value(scores.get(key))
+                for i, p in enumerate(scores.get("distribution") or [], 1):
+                    row[f"{group}.p{i}"] = p
+        ref = rec.get("reference")
+        if self.references and isinstance(ref, dict):  # anything else: empty cells
+            neighbours = ref.get("neighbours") or []
+            row["reference_score"] = _csv_value(ref.get("score"))
+            row["reference_method"] = _csv_value(ref.get("method"))
+            row["reference_ids"] = ";".join(_escape_id(n["id"]) for n in neighbours
+                                            if isinstance(n, dict) and n.get("id") is not None)
         return row
 
     def write(self, records: list[dict]) -> None:
@@ -373,8 +415,18 @@ def record_bins(records: list[dict]):
     return max((len(r.get("distribution") or []) for r in records), default=0)
 
 
-def write_records(records: list[dict], output, bins=None) -> None:
-    """Writes a whole list of records at once (atomically)."""
+def record_references(records: list[dict]) -> bool:
+    """The `references` of `RecordWriter` for these records: whether any
+    has a "reference" (reference-based scoring)."""
+    return any(isinstance(r.get("reference"), dict) for r in records)
+
+
+def write_records(records: list[dict], output, bins=None, references: Optional[bool] = None) -> None:
+    """Writes a whole list of records at once (atomically). `bins` and
+    `references` (None: from the records, `record_bins` and
+    `record_references`) are `RecordWriter`'s."""
     if bins is None:
         bins = record_bins(records)
-    RecordWriter(output, bins, keep=records).close()
+    if references is None:
+        references = record_references(records)
+    RecordWriter(output, bins, keep=records, references=references).close()

@@ -142,12 +142,15 @@ def format_line(rec: dict) -> str:
     if "error" in rec:
         return f"   error       {rec['path']}: {rec['error']}"
     groups = groups_of(rec)
+    ref = rec.get("reference")
+    ref = f"reference {ref['score']:6.3f}  " if isinstance(ref, dict) and isinstance(
+        ref.get("score"), (int, float)) else ""  # predict --references
     if groups:
         scores = "  ".join(f"{g} {rec[g]['mean_score_prediction']:6.3f}" for g in groups)
-        return f"{scores}  {rec['path']}"
+        return f"{scores}  {ref}{rec['path']}"
     if rec.get("std_score_prediction") is not None:
-        return f"{rec['mean_score_prediction']:7.3f} ± {rec['std_score_prediction']:.3f}  {rec['path']}"
-    return f"{rec['mean_score_prediction']:7.3f}          {rec['path']}"
+        return f"{rec['mean_score_prediction']:7.3f} ± {rec['std_score_prediction']:.3f}  {ref}{rec['path']}"
+    return f"{rec['mean_score_prediction']:7.3f}          {ref}{rec['path']}"
 
 
 def format_table(records) -> str:

@@ -211,6 +211,25 @@ class KerasScorer:
         return np.asarray(self.model.predict_on_batch(images), np.float32).reshape(len(images), -1)
 
 
+def output_rows(scorer, paths: Sequence, batch_size: int = 16, workers: Optional[int] = 2,
+                max_pixels: Optional[int] = None, width: int = 0):
+    """Every path through `scorer` (features, embeddings): (rows (N_ok, F)
+    float32 in path order, the indices of the paths used, {path: reason}
+    for the rest; `width` is F when no path could be used)."""
+    from aesthetics.inference.records import printable_path
+
+    rows, failures = {}, {}
+    for batch in iter_outputs(scorer, paths, batch_size=batch_size, workers=workers, max_pixels=max_pixels):
+        for i, row, error in batch:
+            if error is None:
+                rows[i] = row
+            else:
+                failures[printable_path(paths[i])] = error
+    ok = sorted(rows)
+    out = np.stack([rows[i] for i in ok]).astype(np.float32) if ok else np.zeros((0, width), np.float32)
+    return out, np.array(ok, dtype=np.int64), failures
+
+
 def as_scorer(model, recipe=None):
     """A scorer for a Keras model; anything else is taken to be one already."""
     if hasattr(model, "predict_on_batch"):  # a Keras model

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from aesthetics.inference.outputs import RecordWriter, read_records
+from aesthetics.inference.outputs import RecordWriter, read_records, record_references
 from aesthetics.errors import OutputError
 from aesthetics.inference.records import groups_of, image_ids, is_scored, printable_path
 from aesthetics.inference.scoring import iter_scored
@@ -108,6 +108,7 @@ def stream_to_output(
     on_batch: Optional[Callable[[list], None]] = None,
     before_write: Optional[Callable[[list], None]] = None,
     on_plan: Optional[Callable[[int], None]] = None,
+    references: bool = False,
 ) -> RunSummary:
     """Scores `paths` into `output` (if given), batch by batch.
 
@@ -117,6 +118,10 @@ def stream_to_output(
         before_write: called with each batch first (e.g. adding explanation
             overlays to the records).
         on_plan: called with the number of files left to score (after resume).
+        references: a CSV output gets the reference_* columns (records'
+            "reference", from reference-based scoring, added e.g. by
+            `before_write`); also on when resuming an output whose kept
+            records have one, so a resume does not drop them.
     KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the caller)
     propagates after the output is closed; `summary.interrupted` is set on
     the summary attached to it as `exc.summary`.
@@ -126,7 +131,8 @@ def stream_to_output(
     keep, todo = plan_resume(output, paths, groups) if (output is not None and resume) else ([], range(len(paths)))
     summary = RunSummary(total=len(paths), kept=sum(is_scored(r) for r in keep),
                          output=Path(output) if output is not None else None)
-    writer = RecordWriter(output, bins, keep=keep) if output is not None else None
+    references = references or record_references(keep)
+    writer = RecordWriter(output, bins, keep=keep, references=references) if output is not None else None
     if on_plan is not None:
         on_plan(len(todo))
     start = time.perf_counter()

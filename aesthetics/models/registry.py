@@ -23,6 +23,11 @@ def build_graph(config, image_size: Optional[int] = 224) -> keras.Model:
     config, not a failure deep inside Keras)."""
     import_plugins(getattr(config, "plugins", None), "model.plugins")
     _check_model_config(config)
+    if MODELS.get(config.model).extra.get("kind", "image") != "image":
+        from aesthetics.errors import ConfigError
+
+        raise ConfigError(f"model.model: {config.model!r} is not an image model; `aesthetics train` trains it "
+                          "on the embeddings of its embedder (docs/REFERENCES.md)")
     return MODELS.load(config.model)(config, image_size=image_size)
 
 

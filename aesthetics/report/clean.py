@@ -11,7 +11,10 @@ every other record as usual. One bad record never costs the page.
 `clean_records` checks the records and returns clean copies of the usable
 ones: every score a finite float, every text shown on the page encodable
 (a lone surrogate from a JSON escape becomes ``\\xNN``), so nothing after it
-needs to distrust a record. `read_report_records` reads a scores file like
+needs to distrust a record. A record's optional "reference" (reference-based
+scoring: score, std, method, neighbours) is only shown, never ranked by, so a
+malformed one is dropped from the clean copy (the card shows no reference
+line) instead of costing the record; see `_reference`. `read_report_records` reads a scores file like
 `aesthetics.inference.outputs.read_records` with its `bad` hook: where the
 strict reading refuses the whole file for one bad record (a line that is not
 JSON, a value that is not an object, a CSV row whose score is not a number),
@@ -113,6 +116,54 @@ def _text(record: dict, field: str) -> Optional[str]:
     raise _Bad(f"{field} is {_kind(value)}, not text ({_show(value)})")
 
 
+def _reference(value) -> Optional[dict]:
+    """A clean copy of a record's "reference", or None when it is malformed
+    (not an object, a score that is not a finite number, a std that is
+    negative or no number, a method that is not text, neighbours that are
+    not a list of objects each with a text (or numeric) "id" and optional
+    numeric "score" / "similarity" and text "by")."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        out = {"score": _number(value.get("score"), "reference score")}
+        if value.get("std") is not None:
+            out["std"] = _number(value["std"], "reference std")
+            if out["std"] < 0:
+                return None
+        method = value.get("method")
+        if method is not None and not isinstance(method, str):
+            return None
+        out["method"] = printable_path(method) if method else None
+        neighbours = value.get("neighbours", [])
+        if not isinstance(neighbours, (list, tuple)):
+            return None
+        out["neighbours"] = [_neighbour(n) for n in neighbours]
+    except _Bad:
+        return None
+    return out
+
+
+def _neighbour(value) -> dict:
+    """One reference neighbour, cleaned; _Bad if it is malformed."""
+    if not isinstance(value, dict):
+        raise _Bad("reference neighbour is not an object")
+    ident = value.get("id")
+    if isinstance(ident, (int, float)) and not isinstance(ident, bool):
+        ident = str(ident)  # a numeric id: still an id (as image_id)
+    if not isinstance(ident, str):
+        raise _Bad("reference neighbour id is not text")
+    out = {"id": printable_path(ident)}
+    for key in ("score", "similarity"):
+        if value.get(key) is not None:
+            out[key] = _number(value[key], f"reference neighbour {key}")
+    by = value.get("by")
+    if by is not None and not isinstance(by, str):
+        raise _Bad("reference neighbour 'by' is not text")
+    if by:
+        out["by"] = printable_path(by)
+    return out
+
+
 def _clean(record: dict) -> dict:
     """A clean copy of one record, or _Bad with the reason it cannot be used."""
     out = {}
@@ -120,6 +171,10 @@ def _clean(record: dict) -> dict:
         if not isinstance(key, str):  # only from a Python caller; JSON keys are text
             continue
         out[printable_path(key)] = value
+    if "reference" in out:  # before the model groups: a malformed one is never taken for a group
+        reference = _reference(out.pop("reference"))
+        if reference is not None:
+            out["reference"] = reference
     for field in ("path", "image_id"):
         if field in out:
             out[field] = _text(out, field)

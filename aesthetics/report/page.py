@@ -23,6 +23,11 @@ first two models (`scatter.py`), and sort buttons: a few lines of inline
 script that re-order the cards already on the page by their `data-scores`
 (nothing is fetched; without script the sheet stays in the first model's
 order). One-model records render exactly the one-model page, with no script.
+
+A record with a "reference" (reference-based scoring, cleaned by `clean.py`)
+gets one more line on its card, `reference_line`'s "references (gcn): 5.90 ·
+compared with ref_17 (6.1), ref_4 (5.4)", plain text the template escapes; the
+header counts such photos.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from aesthetics.report.thumbnails import Thumbnail, thumbnails_in_order
 log = logging.getLogger("aesthetics")
 
 DEFAULT_THUMB_SIZE = 256
+REFERENCE_SHOWN = 8  # neighbours named on a card's reference line (the rest are counted)
+REFERENCE_ID_WIDTH = 40  # longer neighbour ids are shortened on the card
 _environment = None
 
 
@@ -85,6 +92,7 @@ class Card:
     thumbnail: Thumbnail
     scores: tuple = ()  # several models: a models.ModelScore per model
     sort_values: str = ""  # several models: the data-scores attribute
+    reference: Optional[str] = None  # the reference line (`reference_line`), None without one
 
 
 def href(target: Path, folder: Path) -> str:
@@ -131,6 +139,24 @@ def score_text(record: dict) -> str:
     return f"{mean:.2f} ± {float(std):.2f}" if std is not None else f"{mean:.2f}"
 
 
+def reference_line(reference: dict) -> str:
+    """A clean "reference"'s card line: "references (gcn): 5.90 ± 1.20 ·
+    compared with ref_17 (6.1), ref_4 (5.4), … and 3 more". Plain text (the
+    template escapes it)."""
+    method = f" ({reference['method']})" if reference.get("method") else ""
+    score = score_text({"mean_score_prediction": reference["score"], "std_score_prediction": reference.get("std")})
+    text = f"references{method}: {score}"
+    neighbours = reference.get("neighbours") or []
+    if neighbours:
+        shown = []
+        for n in neighbours[:REFERENCE_SHOWN]:
+            ident = n["id"] if len(n["id"]) <= REFERENCE_ID_WIDTH else n["id"][: REFERENCE_ID_WIDTH - 1] + "…"
+            shown.append(f"{ident} ({n['score']:.1f})" if n.get("score") is not None else ident)
+        more = len(neighbours) - len(shown)
+        text += " · compared with " + ", ".join(shown) + (f", … and {more} more" if more else "")
+    return text
+
+
 def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
            explanations: bool, names: Sequence[str] = (), rank_of: Optional[dict] = None) -> Iterator[Card]:
     for offset, rec in enumerate(section.records):
@@ -165,6 +191,7 @@ def _cards(section: Section, thumbs: Iterator[Thumbnail], resolve, folder: Path,
             thumbnail=thumbnail,
             scores=scores,
             sort_values=sort_values(scores),
+            reference=reference_line(rec["reference"]) if rec.get("reference") else None,
         )
 
 
@@ -267,6 +294,7 @@ def write_report(
         skipped=skipped[:SKIPPED_SHOWN],
         skipped_more=max(len(skipped) - SKIPPED_SHOWN, 0),
         explained=sum(1 for r in scored if r.get("explanation")) if explanations else 0,
+        referenced=sum(1 for r in scored if r.get("reference")),
         thumb_size=thumb_size,
         models=multi.get("models", []),
         scatter=multi.get("scatter"),

@@ -39,21 +39,10 @@ def extract_features(model, paths: Sequence[str], batch_size: int = 16):
     """(features (N, F) float32 for the files that could be used, their
     indices in `paths`, {path: reason} for the rest). Photos are prepared as
     the model's recipe says, by the scoring loop `predict` runs."""
-    from aesthetics.inference.records import printable_path
-    from aesthetics.inference.scoring import as_scorer, iter_outputs
+    from aesthetics.inference.scoring import as_scorer, output_rows
     from aesthetics.models.scorer import recipe_of
 
-    rows, ok, failures = {}, [], {}
-    extractor = as_scorer(feature_model(model), recipe_of(model))
-    for batch in iter_outputs(extractor, paths, batch_size=batch_size, workers=2):
-        for i, row, error in batch:
-            if error is None:
-                rows[i] = row
-            else:
-                failures[printable_path(paths[i])] = error
-    ok = sorted(rows)
-    feats = np.stack([rows[i] for i in ok]).astype(np.float32) if ok else np.zeros((0, 0), np.float32)
-    return feats, np.array(ok, dtype=np.int64), failures
+    return output_rows(as_scorer(feature_model(model), recipe_of(model)), list(paths), batch_size=batch_size)
 
 
 @dataclass

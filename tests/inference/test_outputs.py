@@ -148,3 +148,100 @@ def test_undecodable_file_names_become_printable_text(tmp_path):
     for fmt in FORMATS:
         write_records([rec], tmp_path / f"s{fmt}")
         assert read_records(tmp_path / f"s{fmt}")[0]["path"] == text
+
+
+# ----------------------------------------------------------------------------- reference columns
+
+
+def _reference(score, *ids):
+    return {"score": score, "std": 1.2, "method": "gcn",
+            "neighbours": [{"id": i, "score": 6.1, "similarity": 0.8, "by": "content"} for i in ids]}
+
+
+def _with_references(records):
+    """The scored records get a "reference" (the first one's ids need escaping), but not the last scored one."""
+    ids = [("ref;1", "ref%3B2", "ref_4"), ("ref_17",), ()]
+    scored = [r for r in records if "error" not in r]
+    for rec, these in zip(scored[:-1], ids):
+        rec["reference"] = _reference(5.0 + len(these) / 3, *these)
+    return records
+
+
+def _csv_reference(ref):
+    """What a CSV keeps of a "reference": score, method, ids."""
+    return {"score": ref["score"], "method": ref["method"], "neighbours": [{"id": n["id"]} for n in ref["neighbours"]]}
+
+
+def test_csv_reference_columns_round_trip(tmp_path):
+    out = tmp_path / "s.csv"
+    records = _with_references(_records(4))
+    with RecordWriter(out, bins=10, references=True) as w:
+        w.write(records)
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[-3:] == ["reference_score", "reference_method", "reference_ids"] and "p10" in header
+    assert "ref%3B1;ref%253B2;ref_4" in out.read_text()  # `;` inside an id escaped, `%` too
+    back = read_records(out)
+    _same(back, records)
+    for rec, got in zip(records, back):
+        if "reference" in rec:
+            assert got["reference"] == _csv_reference(rec["reference"])
+        else:  # no reference, or an error record: no key read back
+            assert "reference" not in got
+    assert back[0]["reference"]["neighbours"][0] == {"id": "ref;1"}
+    assert back[2]["reference"]["neighbours"] == []  # a reference with no neighbours
+    RecordWriter(tmp_path / "plain.csv", bins=10, keep=records).close()  # not asked: no columns
+    assert "reference" not in (tmp_path / "plain.csv").read_text()
+    assert all("reference" not in r for r in read_records(tmp_path / "plain.csv"))
+
+
+def test_csv_reference_columns_several_models(tmp_path):
+    out = tmp_path / "s.csv"
+    records = [{"image_id": f"p{i}", "path": f"/photos/p{i}.jpg",
+                "technical": {"mean_score_prediction": 5.0 + i, "std_score_prediction": 1.0,
+                              "distribution": [0.1] * 10},
+                "aesthetic": {"mean_score_prediction": 4.0 + i, "std_score_prediction": 1.5}} for i in range(3)]
+    records.append(error_record("/photos/bad.jpg", "bad", "cannot decode"))
+    records = _with_references(records)
+    write_records(records, out)  # references found in the records, like bins
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[:3] == ["image_id", "path", "error"]
+    assert header[-3:] == ["reference_score", "reference_method", "reference_ids"]
+    back = read_records(out)
+    assert [sorted(r) for r in back[:2]] == [["aesthetic", "image_id", "path", "reference", "technical"]] * 2
+    assert back[0]["reference"] == _csv_reference(records[0]["reference"])  # top level, not in a group
+    assert back[0]["technical"]["mean_score_prediction"] == 5.0 and "reference" not in back[2]
+    assert back[3] == {"image_id": "bad", "path": "/photos/bad.jpg", "error": "cannot decode"}
+
+
+@pytest.mark.parametrize("fmt", [".jsonl", ".json"])
+def test_json_formats_keep_the_whole_reference(tmp_path, fmt):
+    out = tmp_path / f"s{fmt}"
+    records = _with_references(_records(3))
+    with RecordWriter(out, bins=10) as w:
+        w.write(records)
+    assert [r.get("reference") for r in read_records(out)] == [r.get("reference") for r in records]
+
+
+def test_write_records_keeps_reference_columns(tmp_path):
+    """`--sort` rewrites the output with write_records: the columns stay."""
+    out = tmp_path / "s.csv"
+    write_records(_with_references(_records(3)), out, bins=10)
+    back = read_records(out)
+    write_records(list(reversed(back)), out)
+    again = read_records(out)
+    assert [r.get("reference") for r in again] == [r.get("reference") for r in reversed(back)]
+    write_records(_records(2), out)  # no record has one: no columns
+    assert "reference_score" not in out.read_text()
+
+
+def test_a_bad_reference_score_in_a_csv_is_reported(tmp_path):
+    out = tmp_path / "s.csv"
+    records = _records(2)
+    records[0]["reference"] = _reference(5.5, "ref_1")
+    write_records(records, out)
+    out.write_text(out.read_text().replace(",5.5,gcn,ref_1", ",high,gcn,ref_1"))
+    with pytest.raises(OutputError, match="line 2.*not a number"):
+        read_records(out)
+    bad = []
+    assert len(read_records(out, bad=lambda where, reason: bad.append(where))) == 2
+    assert bad == ["line 2 (/photos/p0.jpg)"]

@@ -188,3 +188,22 @@ def test_batches_are_cut_by_the_pixel_budget(tmp_path):
     calls.clear()
     list(iter_outputs(Recording(), big[:2], batch_size=4, workers=1, batch_pixels=500_000))
     assert [c[0] for c in calls] == [1, 1]  # each past the budget: alone
+
+
+def test_reference_columns_are_asked_for_and_kept_on_resume(photos, tmp_path):
+    """`references=True` gives a CSV the reference_* columns; a resumed run
+    keeps them for the kept records even when not asked again."""
+    out = tmp_path / "s.csv"
+
+    def add_reference(batch):
+        for rec in batch:
+            if "error" not in rec:
+                rec["reference"] = {"score": 5.5, "method": "knn", "neighbours": [{"id": "ref_1"}]}
+
+    stream_to_output(BrightnessScorer(), photos[:3], out, bins=10, before_write=add_reference, references=True)
+    assert out.read_text().splitlines()[0].endswith("reference_score,reference_method,reference_ids")
+    summary = stream_to_output(BrightnessScorer(), photos[:5], out, resume=True, bins=10)
+    assert summary.kept == 3 and summary.scored == 2
+    back = _by_path(read_records(out))
+    assert [back[p].get("reference") for p in photos[:5]] == [
+        {"score": 5.5, "method": "knn", "neighbours": [{"id": "ref_1"}]}] * 3 + [None, None]

@@ -146,6 +146,57 @@ def test_explanation_links_are_relative(tmp_path):
     assert 'class="explanation"' not in plain and "explanation file missing" not in plain
 
 
+def _reference(score, ids, method="gcn", **extra):
+    return {"score": score, "method": method, **extra,
+            "neighbours": [{"id": i, "score": 6.0 + n / 10, "similarity": 0.8, "by": "content"}
+                           for n, i in enumerate(ids)]}
+
+
+def _reference_lines(html: str) -> list[str]:
+    return re.findall(r'<span class="reference">([^<]*)</span>', html)
+
+
+def test_reference_line_on_cards(tmp_path):
+    ids = ["ref_17", "<b>x</b>&y", "ref;4"] + [f"r{i}" for i in range(7)]  # 10: two are counted, not named
+    records = [record(tmp_path / "a.jpg", 7.0, reference=_reference(5.9, ids, std=1.2)),
+               record(tmp_path / "b.jpg", 6.0, reference=_reference(4.25, ["only"], method="knn")),
+               record(tmp_path / "c.jpg", 5.0)]  # no reference: no line
+    html = _render(records, tmp_path)
+    assert _reference_lines(html) == [
+        "references (gcn): 5.90 ± 1.20 · compared with ref_17 (6.0), &lt;b&gt;x&lt;/b&gt;&amp;y (6.1), "
+        "ref;4 (6.2), r0 (6.3), r1 (6.4), r2 (6.5), r3 (6.6), r4 (6.7), … and 2 more",
+        "references (knn): 4.25 · compared with only (6.0)",
+    ]
+    assert "<b>x" not in html
+    assert '<div class="value" id="count-referenced">2</div>' in html
+    assert "count-referenced" not in _render(records[2:], tmp_path)  # no reference, no count
+    several = [{"image_id": r["image_id"], "path": r["path"], "reference": r.get("reference"),
+                "technical": {"mean_score_prediction": r["mean_score_prediction"]},
+                "aesthetic": {"mean_score_prediction": 10 - r["mean_score_prediction"]}} for r in records]
+    html = _render(several, tmp_path)  # "reference" at the top level of a several-model record
+    assert len(_reference_lines(html)) == 2 and "references (knn): 4.25" in html
+    assert re.findall(r'<td class="model">([^<]*)</td>', html) == ["technical", "aesthetic"]
+    assert "count-skipped" not in html
+
+
+@pytest.mark.parametrize("bad", [
+    "gcn 5.9", ["x"], {"score": "high"}, {"score": float("nan")}, {"score": True}, {"method": "gcn"},
+    {"score": 5.0, "std": -1}, {"score": 5.0, "method": 3}, {"score": 5.0, "neighbours": "a;b"},
+    {"score": 5.0, "neighbours": ["a"]}, {"score": 5.0, "neighbours": [{"id": ["a"]}]},
+    {"score": 5.0, "neighbours": [{"score": 6.0}]}, {"score": 5.0, "neighbours": [{"id": "a", "score": "x"}]},
+    {"score": 5.0, "neighbours": [{"id": "a", "by": 2}]},
+    {"mean_score_prediction": "x"},  # not taken for a model group
+])
+def test_a_malformed_reference_is_dropped(tmp_path, bad):
+    records = [record(tmp_path / "a.jpg", 7.0, reference=bad),
+               record(tmp_path / "b.jpg", 6.0, reference=_reference(5.0, ["ok"]))]
+    html = _render(records, tmp_path)
+    assert card_scores(html) == [7.0, 6.0]  # both cards, no record skipped
+    assert "count-skipped" not in html
+    assert _reference_lines(html) == ["references (gcn): 5.00 · compared with ok (6.0)"]
+    assert '<div class="value" id="count-referenced">1</div>' in html
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
 def test_reads_predict_outputs(shoot, tmp_path, suffix):
     scores = tmp_path / f"scores{suffix}"
