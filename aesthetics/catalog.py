@@ -38,13 +38,13 @@ def register_loss(name: str, target=None, *, options=None, rule=None, descriptio
 
 
 def register_backbone(name: str, target=None, *, preprocess: str = "none", accepts_alpha: bool = False,
-                      description: str = "", replace=False):
+                      description: str = "", replace=False, **extra):
     """Registers a backbone constructor with `keras.applications`' signature
     (``include_top``, ``weights``, ``input_shape``, and ``alpha`` when
     `accepts_alpha`); `preprocess` is a `BackbonePreprocess` mode ("tf",
     "caffe", "torch" or "none": the model takes [0, 255] as is)."""
     return BACKBONES.register(name, target, description=description, replace=replace,
-                              preprocess=preprocess, accepts_alpha=accepts_alpha)
+                              preprocess=preprocess, accepts_alpha=accepts_alpha, **extra)
 
 
 # ------------------------------------------------------------------- models
@@ -129,6 +129,12 @@ def model_kind(name: str) -> str:
 
 MODEL_HEADS.register("distribution", "aesthetics.models.registry:build_graph",
                      description="the registered model's (B, num_bins) score distribution")
+MODEL_HEADS.register("zero_shot", "aesthetics.models.clip_zero_shot:build_clip_zero_shot",
+                     description="CLIP-IQA: image -> (B, 1) score from antonym prompts, no training")
+register_model("clip_zero_shot", "aesthetics.models.clip_zero_shot:build_clip_zero_shot", kind="zero_shot",
+               description="CLIP-IQA zero-shot score (built by `aesthetics zero-shot`, not trained)",
+               options={"prompts": Option("list", ["Good photo.", "Bad photo."], item="str",
+                                          doc="antonym prompts; the score is 1 + 9 p(first prompt)")})
 MODEL_HEADS.register("ranking", "aesthetics.pretext.model:build_scoring_graph",
                      description="a pretext-pretrained backbone's (B, 1) ranking score")
 
@@ -189,3 +195,13 @@ for _name, _app, _preprocess, _alpha in (
 # MobileNet v1 with Keras 2.1's symmetric padding: what idealo's NIMA weights were trained with
 register_backbone("mobilenet_keras21", "aesthetics.models.mobilenet_keras21:MobileNetKeras21", preprocess="tf",
                   accepts_alpha=True, description="MobileNet v1 as Keras 2.1 padded it (idealo's NIMA weights)")
+
+# KerasHub image encoders, from a preset (model.backbone_preset); keras-hub is the [clip] extra
+for _name, _preprocess, _what in (
+    ("clip", "clip", "CLIP ViT image encoder (the projected image embedding)"),
+    ("siglip", "tf", "SigLIP ViT image encoder (its attention-pooled vector)"),
+    ("dinov2", "torch", "DINOv2 ViT ([CLS, mean of the patch tokens])"),
+    ("vit", "tf", "ViT (the CLS token)"),
+):
+    register_backbone(_name, "aesthetics.models.keras_hub_backbones:build_hub_backbone", preprocess=_preprocess,
+                      description=f"KerasHub: {_what}", source="keras_hub")

@@ -207,20 +207,21 @@ def run_variant(name, seed, full_epochs, image_size, log, limit=None):
     return result
 
 
-def run_cli(seed, runs: Path, log, config: Path = CONFIG) -> dict:
+def run_cli(seed, runs: Path, log, config: Path = CONFIG, overrides=(), tag=None) -> dict:
     """`aesthetics train --config CONFIG` on the 600 CLIVE photos (its fixed 480 / 120
-    split) with `train.seed` = seed (resumes an interrupted run folder); its history per epoch."""
+    split) with `train.seed` = seed and `--set` `overrides` (resumes an interrupted run
+    folder, named by `tag` when given); its history per epoch."""
     import csv
     import os
     import subprocess
 
     from benchmarks.common import CLIVE_IMAGES, CLIVE_LABELS
 
-    out = runs / (f"seed{seed}" if config == CONFIG else f"{config.stem}_seed{seed}")
+    out = runs / (f"{tag}_seed{seed}" if tag else f"seed{seed}" if config == CONFIG else f"{config.stem}_seed{seed}")
     t0 = time.time()
     cmd = [sys.executable, "-m", "aesthetics", "train", "--config", str(config), "--images", str(CLIVE_IMAGES),
            "--labels", str(CLIVE_LABELS), "--output", str(out), "--backbone-weights", str(WEIGHTS),
-           "--set", f"train.seed={seed}"]
+           "--set", f"train.seed={seed}", *[a for o in overrides for a in ("--set", o)]]
     log(" ".join(cmd))
     p = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     if p.returncode != 0:

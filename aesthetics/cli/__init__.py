@@ -25,7 +25,7 @@ import sys
 from aesthetics.errors import AestheticsError
 
 # Subcommand modules, in the order `aesthetics --help` lists them.
-SUBCOMMANDS = ["predict", "report", "models", "train", "evaluate", "export", "pretrain", "tune", "index"]
+SUBCOMMANDS = ["predict", "report", "models", "train", "evaluate", "export", "pretrain", "tune", "index", "zero-shot"]
 EXIT_USAGE = 2  # argparse's own code for bad arguments; also ours for AestheticsError
 
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _verbosity_parser(argparse.SUPPRESS)
     for name in SUBCOMMANDS:
-        importlib.import_module(f"aesthetics.cli.{name}").register(sub, [common])
+        importlib.import_module(f"aesthetics.cli.{name.replace('-', '_')}").register(sub, [common])
     return parser
 
 

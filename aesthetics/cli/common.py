@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from aesthetics.constants import DISTRIBUTE_STRATEGIES
+from aesthetics.errors import ConfigError
 
 
 def add_run_arguments(p, default_output: str, set_example: str) -> None:
@@ -60,6 +61,27 @@ def require_path(path, what: str, kind: str = "any") -> None:
         raise InputNotFoundError(f"{what}: {noun} not found: {path}")
 
 
+def check_backbone_preset(model) -> None:
+    """A KerasHub backbone names its preset, and keras-hub is installed
+    (before TensorFlow starts); a folder must exist (a name is KerasHub's)."""
+    from aesthetics.catalog import BACKBONES
+
+    if BACKBONES.get(model.backbone, "model.backbone").extra.get("source") != "keras_hub":
+        if model.backbone_preset:
+            raise ConfigError(f"model.backbone_preset: backbone {model.backbone!r} is not a KerasHub backbone "
+                              "(clip, siglip, dinov2, vit); its weights come from model.backbone_weights")
+        return
+    if not model.backbone_preset and not model.backbone_config:
+        raise ConfigError(f"model.backbone_preset: backbone {model.backbone!r} needs a KerasHub preset: a local "
+                          "preset folder (or a preset name, downloaded once online)")
+    import importlib.util
+
+    if importlib.util.find_spec("keras_hub") is None:
+        raise ConfigError(f"model.backbone: {model.backbone!r} needs keras-hub: pip install 'aesthetics[clip]'")
+    if model.backbone_preset and any(c in model.backbone_preset for c in "/\\.~"):
+        require_path(model.backbone_preset, "model.backbone_preset", "dir")
+
+
 def load_run_config(args, overrides: list):
     """Loads and validates the config (no TensorFlow) and checks the paths it
     names; the result is kept on `args.config_obj` for `run`."""
@@ -69,8 +91,9 @@ def load_run_config(args, overrides: list):
         require_path(args.config, "--config", "file")
     config = load_config(args.config, overrides)
     weights = config.model.backbone_weights
-    if weights not in (None, "imagenet", "bundled"):
+    if weights not in (None, "imagenet", "bundled", "preset"):
         require_path(weights, "model.backbone_weights", "file")
+    check_backbone_preset(config.model)
     from aesthetics.training.distribute import check_strategy_name, virtual_cpus
 
     check_strategy_name(config.train.distribute, "train.distribute")

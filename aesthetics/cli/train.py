@@ -91,7 +91,12 @@ def check_reference_model(args, config) -> None:
     image models do (before TensorFlow is imported)."""
     from aesthetics.catalog import model_kind
 
-    if model_kind(config.model.model) != "reference":
+    kind = model_kind(config.model.model)
+    if kind == "zero_shot":
+        from aesthetics.errors import ConfigError
+
+        raise ConfigError(f"model.model: {config.model.model!r} is not trained; `aesthetics zero-shot` builds it")
+    if kind != "reference":
         return
     from aesthetics.errors import ConfigError
     from aesthetics.zoo import resolve_model

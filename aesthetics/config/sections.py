@@ -87,11 +87,18 @@ class ModelConfig:
     plugins: Python modules imported before anything is checked or built;
         they register models, losses or backbones (`aesthetics.register_model`,
         ...). Saved with the model, so a model file imports them on load.
+    backbone_preset: a KerasHub backbone's preset (`backbone` "clip",
+        "siglip", "dinov2", "vit"): a local preset folder, or a KerasHub preset
+        name (downloaded once, online). See aesthetics.models.keras_hub_backbones.
+    backbone_config: written by the build, not by hand: the KerasHub
+        encoder's own config, so a saved model rebuilds without its preset.
     """
 
     model: str = "nima"
     backbone: str = "mobilenet"
     backbone_weights: Optional[str] = "imagenet"
+    backbone_preset: Optional[str] = None
+    backbone_config: Optional[dict] = None
     alpha: float = 1.0
     dropout: float = 0.75
     num_bins: int = 10

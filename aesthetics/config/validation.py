@@ -77,7 +77,7 @@ from aesthetics.registry import import_plugins
 LABEL_FORMAT_CHOICES = ("auto",) + LABEL_FORMATS
 # model.backbone_weights, besides a weights file path. "bundled" is reserved
 # for the backbone of a shipped model.
-BACKBONE_WEIGHTS_KEYWORDS = ("imagenet", "bundled")
+BACKBONE_WEIGHTS_KEYWORDS = ("imagenet", "bundled", "preset")
 
 PRETRAIN_LOSS_WEIGHTS = ("ranking_weight", "classification_weight", "regression_weight", "reconstruction_weight")
 MAX_LEVELS_PER_GROUP = NUM_DEGRADATION_LEVELS + 1  # levels 0..5, drawn without replacement

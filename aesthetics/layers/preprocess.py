@@ -7,8 +7,11 @@ from keras import ops
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
 _TORCH_STD = (0.229, 0.224, 0.225)
+# OpenAI CLIP's image statistics (its preprocessor's mean and std over [0, 1] RGB)
+_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
-PREPROCESS_MODES = ("tf", "caffe", "torch", "none")
+PREPROCESS_MODES = ("tf", "caffe", "torch", "clip", "none")
 
 
 @keras.saving.register_keras_serializable(package="aesthetics")
@@ -24,6 +27,7 @@ class BackbonePreprocess(keras.layers.Layer):
             "tf": x / 127.5 - 1 (MobileNet, MobileNetV2, Inception, Xception);
             "caffe": RGB->BGR, minus the ImageNet BGR mean (ResNet50, VGG);
             "torch": x / 255, minus mean, divided by std per channel (DenseNet);
+            "clip": the same with CLIP's mean and std (KerasHub CLIP encoders);
             "none": identity (EfficientNet, ConvNeXt, MobileNetV3 carry their
                 own rescaling).
 
@@ -44,9 +48,9 @@ class BackbonePreprocess(keras.layers.Layer):
         if self.mode == "caffe":
             x = ops.flip(x, axis=-1)  # RGB -> BGR
             return x - ops.convert_to_tensor(_CAFFE_BGR_MEAN, dtype=x.dtype)
-        if self.mode == "torch":
-            mean = ops.convert_to_tensor(_TORCH_MEAN, dtype=x.dtype)
-            std = ops.convert_to_tensor(_TORCH_STD, dtype=x.dtype)
+        if self.mode in ("torch", "clip"):
+            mean = ops.convert_to_tensor(_TORCH_MEAN if self.mode == "torch" else _CLIP_MEAN, dtype=x.dtype)
+            std = ops.convert_to_tensor(_TORCH_STD if self.mode == "torch" else _CLIP_STD, dtype=x.dtype)
             return (x / 255.0 - mean) / std
         return x
 

@@ -30,6 +30,8 @@ def build_backbone(
     input_shape,
     weights: Optional[str] = "imagenet",
     alpha: float = 1.0,
+    preset: Optional[str] = None,
+    hub_config: Optional[dict] = None,
 ) -> keras.Model:
     """Returns the backbone without its top, outputting the last feature map.
 
@@ -41,11 +43,24 @@ def build_backbone(
             None (random init), or a path to a local weights file: a Keras 3
             `.weights.h5`, or a Keras 2 HDF5 weights file (matched by layer name).
         alpha: width multiplier (MobileNet family only).
+        preset, hub_config: a KerasHub backbone's preset, or the encoder
+            record a saved model keeps (`aesthetics.models.keras_hub_backbones`);
+            its output is a pooled vector (B, D), not a map.
 
     The returned model is named "backbone" so training code can freeze it.
     """
     entry = BACKBONES.get(name, "model.backbone")
     key = entry.name
+    if entry.extra.get("source") == "keras_hub":
+        from aesthetics.models.keras_hub_backbones import build_hub_backbone
+
+        if alpha != 1.0:
+            raise ConfigError(f"model.alpha: backbone {key!r} has no width multiplier (alpha={alpha})")
+        if weights not in (None, "imagenet", "preset") and hub_config is None:
+            raise ConfigError(f"model.backbone_weights: a KerasHub backbone's weights come from its preset "
+                              f"(model.backbone_preset); use \"preset\" or null (random init), not {weights!r}")
+        return build_hub_backbone(key, input_shape[0], preset=preset, config=hub_config,
+                                  load_weights=weights is not None)
     kwargs = dict(include_top=False, input_shape=tuple(input_shape), pooling=None)
     if entry.extra.get("accepts_alpha"):
         kwargs["alpha"] = alpha

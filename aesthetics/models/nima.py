@@ -80,7 +80,14 @@ def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Mo
         (image_size, image_size, 3),
         weights=config.backbone_weights,
         alpha=config.alpha,
+        preset=getattr(config, "backbone_preset", None),
+        hub_config=getattr(config, "backbone_config", None),
     )
+    if len(backbone.outputs[0].shape) == 2:  # a KerasHub encoder: already a pooled vector
+        if opts["pool_layers"]:
+            raise ConfigError("model.options.pool_layers: the backbone outputs a pooled vector, not maps")
+        outputs = score_head(backbone(x), config.num_bins, config.dropout)
+        return keras.Model(inputs, outputs, name="nima")
     backbone = _feature_backbone(backbone, opts["pool_layers"])
     maps = backbone(x)
     maps = list(maps) if isinstance(maps, (list, tuple)) else [maps]

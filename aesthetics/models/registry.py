@@ -23,9 +23,12 @@ def build_graph(config, image_size: Optional[int] = 224) -> keras.Model:
     config, not a failure deep inside Keras)."""
     import_plugins(getattr(config, "plugins", None), "model.plugins")
     _check_model_config(config)
-    if MODELS.get(config.model).extra.get("kind", "image") != "image":
+    kind = MODELS.get(config.model).extra.get("kind", "image")
+    if kind != "image":
         from aesthetics.errors import ConfigError
 
+        if kind == "zero_shot":
+            raise ConfigError(f"model.model: {config.model!r} is not trained; `aesthetics zero-shot` builds it")
         raise ConfigError(f"model.model: {config.model!r} is not an image model; `aesthetics train` trains it "
                           "on the embeddings of its embedder (docs/REFERENCES.md)")
     return MODELS.load(config.model)(config, image_size=image_size)
@@ -55,7 +58,7 @@ def build_model(config, image_size: Optional[int] = None, recipe=None, info=None
             image_size=int(image_size or 224),
             resize_to=max(256, int(image_size or 224)),
             num_bins=int(config.num_bins),
-            output="score" if head == "ranking" else "distribution",
+            output="score" if head in ("ranking", "zero_shot") else "distribution",
         )
     elif image_size is not None and int(image_size) != recipe.image_size:
         raise ValueError(f"image_size {image_size} differs from the recipe's {recipe.image_size}")

@@ -16,7 +16,8 @@ own variables are loaded into it) and returns this class.
 
 Graph builders are looked up by `head`: "distribution" uses the registered
 model builders (`nima`, `dual_path`: image -> (B, num_bins) probabilities);
-"ranking" uses the self-supervised scorer (image -> (B, 1) score).
+"ranking" uses the self-supervised scorer (image -> (B, 1) score);
+"zero_shot" CLIP-IQA's prompt comparison (image -> (B, 1) score, no training).
 """
 
 from __future__ import annotations
@@ -32,13 +33,21 @@ from aesthetics.models.recipe import Recipe, checked_fields
 from aesthetics.catalog import MODEL_HEADS
 from aesthetics.precision import dtype_policy_scope
 
-HEADS = ("distribution", "ranking")  # = aesthetics.catalog.MODEL_HEADS
+HEADS = ("distribution", "ranking", "zero_shot")  # = aesthetics.catalog.MODEL_HEADS
 
 
 def _graph(config: ModelConfig, image_size: int, head: str) -> keras.Model:
     # the head's graph builder, from the catalog: "ranking" lives in
     # aesthetics.pretext, which builds on the models (never the reverse)
     return MODEL_HEADS.load(head)(config, image_size)
+
+
+def _hub_config(graph):
+    """The KerasHub encoder record of the graph's backbone, if it is one."""
+    try:
+        return getattr(graph.get_layer("backbone"), "hub_config", None)
+    except ValueError:
+        return None
 
 
 @keras.saving.register_keras_serializable(package="aesthetics")
@@ -84,6 +93,11 @@ class AestheticsModel(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         info = dict(info or {})
         info.setdefault("backbone_weights", _weights_origin(config.backbone_weights))
+        hub = _hub_config(graph)
+        if hub is not None:  # a KerasHub encoder: its config rebuilds it; the preset is provenance
+            if config.backbone_preset:
+                info.setdefault("backbone_preset", _weights_origin(config.backbone_preset))
+            config = dataclasses.replace(config, backbone_preset=None, backbone_config=hub)
         self.model_config = dataclasses.replace(config, backbone_weights=None)
         self.recipe = recipe
         self.head = head

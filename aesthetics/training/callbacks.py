@@ -176,7 +176,9 @@ class EpochTimer(keras.callbacks.Callback):
 
 class HistoryLog(keras.callbacks.Callback):
     """Appends one row per epoch to RUN_DIR/history.csv: `columns()` (the
-    plan: stage, optimizer, loss, lr, image size), then the epoch's logs.
+    plan: stage, optimizer, loss, lr, image size), then the epoch's logs and
+    `epoch_seconds` (training and validation wall time: what a time-to-accuracy
+    comparison of recipes reads).
 
     The header is fixed when the file is made (a resumed run reuses it), so
     rows of every segment of a run line up; unlike CSVLogger this writes
@@ -189,13 +191,21 @@ class HistoryLog(keras.callbacks.Callback):
         self.path = path
         self.columns = columns
 
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        self._started = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
         import csv
         import os
+        import time
 
         row = {"epoch": epoch, **self.columns()}
         for k, v in (logs or {}).items():
             row[k] = float(v) if np.ndim(v) == 0 else v
+        started = getattr(self, "_started", None)
+        row["epoch_seconds"] = round(time.time() - started, 2) if started is not None else ""
         header = None
         if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
             with open(self.path, newline="") as f:

@@ -413,12 +413,12 @@ def test_failed_validation_imports_nothing_heavy():
 def test_backbone_spellings_match_the_registry():
     from aesthetics.models.backbones import canonical_backbone_name as registry_name
 
-    assert len(BACKBONES) == 17
+    assert len(BACKBONES) == 21  # 17 keras.applications + 4 KerasHub families
     spellings = [n for name in BACKBONES
                  for n in (name, name.upper(), name.replace("_", ""), name.replace("_", "-"))]
     for spelling in spellings:
         assert canonical_backbone_name(spelling) == registry_name(spelling), spelling
-    for bad in ("resnet", "mobilenet_v9", "vit"):
+    for bad in ("resnet", "mobilenet_v9", "vit_huge"):
         assert canonical_backbone_name(bad) is None
         with pytest.raises(ValueError):
             registry_name(bad)

@@ -52,6 +52,7 @@ def test_train_interrupt_and_resume(tmp_path):
     assert metrics["n"] == len(json.loads((run / "split.json").read_text())["val"])
     assert {"srcc", "plcc", "accuracy", "mse", "mae", "emd"} <= set(metrics)
     assert np.isfinite(history["val_loss"]).all()
+    assert (history["epoch_seconds"] > 0).all()  # wall time per epoch, resumed ones included
 
 
 def test_init_from_copies_backbone(tmp_path):
