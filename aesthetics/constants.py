@@ -66,7 +66,7 @@ DEFAULT_BATCH_PIXELS = 2_000_000
 PREDICT_BACKENDS = ("auto", "keras", "onnx", "savedmodel", "tflite")
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
 QUANTIZE_MODES = ("dynamic",)
-EXPLAIN_METHODS = ("auto", "attention", "gradcam")
+EXPLAIN_METHODS = ("auto", "attention", "gradcam", "gradient")
 
 # Limits shared by config validation and a model's recipe. A value past these
 # is a typo, and would otherwise end in an out-of-memory crash or an int64

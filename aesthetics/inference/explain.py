@@ -18,6 +18,10 @@ feature grid (h = w = input size / 16 or / 32):
 
   (all zeros where no position raises the score). For a model whose backbone
   has two outputs (dual path) the last one, the stride-32 global map, is used.
+* "gradient": for a backbone with no feature map (a KerasHub ViT / CLIP
+  encoder outputs a pooled vector), the gradient saliency of the same score
+  w.r.t. the pixels, |dm/dx| summed over colours and averaged over 16 x 16
+  cells (a ViT's patch grid), divided by its per-image maximum.
 
 Drawing: `upsample_map` makes the grid map smooth at the photo's size
 (bicubic, not the grid's blocks); `overlay` blends it, colour-mapped, over
@@ -61,11 +65,13 @@ def has_attention(model) -> bool:
 
 
 def resolve_method(model, method: str = "auto") -> str:
-    """The method for `model`: "attention" or "gradcam" (ValueError if impossible)."""
+    """The method for `model`: "attention", "gradcam" or "gradient" (ValueError if impossible)."""
     if method not in METHODS:
         raise ConfigError(f"unknown explanation method {method!r}; choose one of {METHODS}")
     if method == "auto":
-        return "attention" if has_attention(model) else "gradcam"
+        if has_attention(model):
+            return "attention"
+        return "gradcam" if _has_feature_map(model) else "gradient"
     if method == "attention" and not has_attention(model):
         raise ModelFileError("the model has no attention map (not a dual_path model with use_attention)")
     return method
@@ -94,6 +100,8 @@ class _Explainer:
             from aesthetics.models.dual_path import attention_model
 
             self._net = attention_model(model)
+        elif self.method == "gradient":
+            self._net = model
         else:
             features = _backbone_output(model)
             self._net = keras.Model(model.inputs, [features, model.outputs[0]], name="gradcam")
@@ -104,7 +112,22 @@ class _Explainer:
             _, attention = self._net(images, training=False)
             maps = np.asarray(attention, np.float32)[..., 0]
             return _normalise(maps, constant_value=1.0)
+        if self.method == "gradient":
+            return self._gradient(images)
         return self._gradcam(images)
+
+    def _gradient(self, images, cell: int = 16) -> np.ndarray:
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(images)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            target = _score(tf.cast(self._net(x, training=False), tf.float32))
+        saliency = tf.reduce_sum(tf.abs(tape.gradient(target, x)), axis=-1, keepdims=True)
+        cell = max(1, min(cell, int(x.shape[1]), int(x.shape[2])))
+        grid = tf.nn.avg_pool2d(saliency, cell, cell, "VALID").numpy()[..., 0]
+        peak = grid.max(axis=(1, 2), keepdims=True)
+        return np.where(peak > 0, grid / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
 
     def _gradcam(self, images) -> np.ndarray:
         import tensorflow as tf
@@ -112,12 +135,7 @@ class _Explainer:
         x = tf.convert_to_tensor(images)
         with tf.GradientTape() as tape:
             features, scores = self._net(x, training=False)
-            scores = tf.cast(scores, tf.float32)
-            if scores.shape[-1] == 1:  # a model predicting one quality score
-                target = scores[:, 0]
-            else:
-                bins = tf.range(1, scores.shape[-1] + 1, dtype=tf.float32)
-                target = tf.reduce_sum(scores * bins, axis=-1)
+            target = _score(tf.cast(scores, tf.float32))
         grads = tape.gradient(target, features)  # per image: images are independent
         if grads is None:
             raise ModelFileError("the score does not depend on the backbone's last feature map")
@@ -126,6 +144,23 @@ class _Explainer:
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
         peak = cam.max(axis=(1, 2), keepdims=True)
         return np.where(peak > 0, cam / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+
+
+def _score(scores):
+    """The mean score m = sum_i i * p_i, or a one-score model's score."""
+    import tensorflow as tf
+
+    if scores.shape[-1] == 1:  # a model predicting one quality score
+        return scores[:, 0]
+    bins = tf.range(1, scores.shape[-1] + 1, dtype=tf.float32)
+    return tf.reduce_sum(scores * bins, axis=-1)
+
+
+def _has_feature_map(model) -> bool:
+    try:
+        return len(model.get_layer("backbone").outputs[-1].shape) == 4
+    except ValueError:
+        return True  # Grad-CAM's own error names what is missing
 
 
 def _backbone_output(model):

@@ -112,9 +112,34 @@ def test_train_predict_export_through_the_cli(clip_preset, tmp_path):
         scores[backend] = {r["path"]: r["mean_score_prediction"]
                            for r in map(json.loads, (tmp_path / f"{backend}.jsonl").read_text().splitlines())}
     assert len(scores["keras"]) == len(list(images.iterdir()))
+    # explained: a ViT backbone has no feature map, so the map is the pixels' gradient saliency
+    p = run_cli("predict", str(images / "astronaut_q0.jpg"), "--model", "run/model.keras", "--explain", "why",
+                "--output", "why.jsonl", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "why" / "astronaut_q0.png").stat().st_size > 1000
     for backend in ("onnx", "tflite"):
         diff = max(abs(scores[backend][k] - scores["keras"][k]) for k in scores["keras"])
         assert diff < 1e-3, (backend, diff)
+
+
+def test_gradient_saliency_follows_the_pixels_that_matter(clip_preset):
+    """The "gradient" map is high where changing pixels changes the score: a
+    model that scores only the top-left quarter's brightness lights up there."""
+    import keras
+
+    from aesthetics.inference.explain import explain_maps, resolve_method
+    from aesthetics.models import Recipe, build_model
+
+    model = build_model(_config("clip", clip_preset), recipe=Recipe(image_size=32, resize_to=32))
+    assert resolve_method(model) == "gradient"
+    image = keras.Input((64, 64, 3))
+    quarter = keras.layers.Cropping2D(((0, 32), (0, 32)))(image)
+    score = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(quarter))
+    toy = keras.Model(image, score)
+    maps = explain_maps(toy, np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32"),
+                        method="gradient")
+    assert maps.shape == (1, 4, 4)
+    assert maps[0, :2, :2].min() > 0.5 and maps[0, 2:, :].max() == 0 and maps[0, :, 2:].max() == 0
 
 
 def test_the_staged_clip_config_validates():
