@@ -51,12 +51,20 @@ def register_backbone(name: str, target=None, *, preprocess: str = "none", accep
 
 POOLINGS = ("avg", "mean_std")
 
-register_model("nima", "aesthetics.models.nima:build_nima", description="ImageNet backbone + 10-bin softmax (NIMA)",
+def _nima_rule(options: dict, key: str) -> None:
+    for i, width in enumerate(options["head_hidden"]):
+        if not 1 <= width <= 65_536:
+            raise config_error(f"{key}.head_hidden[{i}]", f"a layer width in [1, 65536], got {width}")
+
+
+register_model("nima", "aesthetics.models.nima:build_nima", rule=_nima_rule, description="ImageNet backbone + 10-bin softmax (NIMA)",
                options={
                    "pooling": Option("str", "avg", choices=POOLINGS,
                                      doc="avg: global average (NIMA); mean_std: mean and std over positions"),
                    "pool_layers": Option("list", [], item="str",
                                          doc="extra backbone layers pooled the same way and concatenated"),
+                   "head_hidden": Option("list", [], item="int", doc="widths of an MLP between the pooled "
+                                         "features and the score head (LAION's predictor: [1024, 128, 64, 16])"),
                })
 
 

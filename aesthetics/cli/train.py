@@ -123,6 +123,15 @@ def run(args) -> int:
         from aesthetics.training.reference import train_reference
 
         metrics = train_reference(config, args.output, resume=not args.no_resume, verbose=args.verbose)
+    elif config.train.cache_features:
+        from aesthetics.training.cached_head import train_cached_head
+
+        if args.init_from:
+            from aesthetics.errors import ConfigError
+
+            raise ConfigError("--init-from with train.cache_features: start a head-only run from the model's "
+                              "own backbone weights instead (model.backbone_weights)")
+        metrics = train_cached_head(config, args.output, resume=not args.no_resume, verbose=args.verbose)
     else:
         from aesthetics.training.supervised import train
 

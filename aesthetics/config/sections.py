@@ -129,6 +129,11 @@ class TrainConfig:
         size is data.image_size, at which validation always runs.
     trainable_backbone_layers: in stages that train "all", only the last N
         backbone layers that hold weights train (null: all of them).
+    cache_features: train the head on features the frozen backbone computes
+        once per photo (cached in RUN_DIR/features.npz; the LAION-predictor way:
+        seconds per epoch instead of a backbone pass per photo). Only for a
+        head-only plan (epochs_full 0, or every stage "train": "head");
+        photos are prepared as for scoring, without augmentation.
     """
 
     loss: str = "emd"
@@ -150,6 +155,7 @@ class TrainConfig:
     progressive_sizes: Optional[list] = None
     progressive_epochs: Optional[list] = None
     trainable_backbone_layers: Optional[int] = None
+    cache_features: bool = False
 
 
 @dataclass

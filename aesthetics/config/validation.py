@@ -188,6 +188,16 @@ def validate_train(t) -> None:
     one_of("train.mixed_precision", t.mixed_precision, MIXED_PRECISION_POLICIES, nullable=True)
     one_of("train.distribute", t.distribute, DISTRIBUTE_STRATEGIES)
     # accuracy_threshold: any finite number (checked with the types).
+    if t.cache_features:
+        head_only = all(s.get("train", "all") == "head" for s in t.stages) if t.stages else t.epochs_full == 0
+        if not head_only:
+            raise config_error("train.cache_features", "cached features need a frozen backbone: set "
+                               "train.epochs_full to 0 (or every stage's \"train\" to \"head\")",
+                               related=("train.epochs_full", "train.stages"))
+        for key, value in (("progressive_sizes", t.progressive_sizes), ("distribute", t.distribute)):
+            if value not in (None, "none"):
+                raise config_error(f"train.{key}", f"not with train.cache_features (got {show(value)})",
+                                   related=("train.cache_features",))
 
 
 def validate_pretrain(p) -> None:

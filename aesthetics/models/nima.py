@@ -34,6 +34,16 @@ def resolve_options(options: Optional[dict]) -> dict:
     return MODELS.get("nima").resolve_options(options, "model.options")
 
 
+def mlp_head(features, widths, dropout: float):
+    """LAION-predictor-style hidden layers ("head_mlp_i": Dense + GELU, then
+    dropout) between the pooled features and the score head."""
+    x = features
+    for i, width in enumerate(widths):
+        x = keras.layers.Dense(int(width), activation="gelu", name=f"head_mlp_{i}")(x)
+        x = keras.layers.Dropout(dropout, name=f"head_mlp_dropout_{i}")(x)
+    return x
+
+
 def score_head(features, num_bins: int, dropout: float, kernel_regularizer=None):
     """Dropout ("head_dropout") + Dense softmax over score bins ("scores"),
     kept in float32 so the distribution (and the EMD on it) stays accurate
@@ -86,7 +96,8 @@ def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Mo
     if len(backbone.outputs[0].shape) == 2:  # a KerasHub encoder: already a pooled vector
         if opts["pool_layers"]:
             raise ConfigError("model.options.pool_layers: the backbone outputs a pooled vector, not maps")
-        outputs = score_head(backbone(x), config.num_bins, config.dropout)
+        features = mlp_head(backbone(x), opts["head_hidden"], config.dropout)
+        outputs = score_head(features, config.num_bins, config.dropout)
         return keras.Model(inputs, outputs, name="nima")
     backbone = _feature_backbone(backbone, opts["pool_layers"])
     maps = backbone(x)
@@ -98,5 +109,6 @@ def build_nima(config: ModelConfig, image_size: Optional[int] = 224) -> keras.Mo
         pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{i}" if i < len(maps) - 1 else "pool")(m)
                   for i, m in enumerate(maps)]
     features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="pooled")(pooled)
+    features = mlp_head(features, opts["head_hidden"], config.dropout)
     outputs = score_head(features, config.num_bins, config.dropout)
     return keras.Model(inputs, outputs, name="nima")

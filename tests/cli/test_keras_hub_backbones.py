@@ -142,12 +142,25 @@ def test_gradient_saliency_follows_the_pixels_that_matter(clip_preset):
     assert maps[0, :2, :2].min() > 0.5 and maps[0, 2:, :].max() == 0 and maps[0, :, 2:].max() == 0
 
 
-def test_the_staged_clip_config_validates():
+def test_the_clip_configs_validate():
     from aesthetics.config import load_config
 
     config = load_config(ROOT / "configs" / "clip_staged.json")
     assert config.model.backbone == "clip" and [s["optimizer"] for s in config.train.stages] == \
         ["adam", "adamw", "adam", "sgd"]
+    laion = load_config(ROOT / "configs" / "clip_laion_head.json")
+    assert laion.train.cache_features and laion.model.options["head_hidden"] == [1024, 128, 64, 16]
+
+
+def test_laion_head_on_cached_clip_embeddings(clip_preset, tmp_path):
+    images = sample_images_dir()
+    p = run_cli("train", "--config", str(ROOT / "configs" / "clip_laion_head.json"), "--images", str(images),
+                "--labels", str(images.parent / "labels.csv"), "--output", "run",
+                "--set", f"model.backbone_preset={clip_preset}", "--set", "data.image_size=32",
+                "--set", "data.resize_to=32", "--set", "train.epochs_head=5",
+                "--set", "model.options={\"head_hidden\": [16, 8]}", "--verbose", "0", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "run" / "features.npz").exists() and json.loads(p.stdout)["n"] == 9
 
 
 def test_zero_shot_equals_clip_iqa(clip_preset, tmp_path):
