@@ -22,7 +22,7 @@ import numpy as np
 
 from aesthetics.distributions import distribution_mean_std
 from aesthetics.errors import ConfigError, InputNotFoundError
-from aesthetics.references.embed import Embedder, index_embedder
+from aesthetics.references.embed import index_embedder
 from aesthetics.references.graph import DEFAULT_TEMPERATURE, KINDS, graph_inputs, knn_distribution
 from aesthetics.references.index import ReferenceIndex
 

@@ -25,15 +25,14 @@ import keras
 import numpy as np
 
 from aesthetics.config import Config
-from aesthetics.data.splits import save_split
 from aesthetics.errors import ConfigError, DataError
 from aesthetics.losses import get_loss
 from aesthetics.metrics.scores import evaluate_distributions
 from aesthetics.models import build_model
 from aesthetics.training.optim import make_optimizer
-from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
+from aesthetics.training.run_folder import save_model_atomic, write_json
 from aesthetics.training.stages import plan_stages
-from aesthetics.training.supervised import load_labeled_data, model_recipe, stack_targets
+from aesthetics.training.supervised import begin_cached_run, model_recipe, stack_targets
 
 log = logging.getLogger("aesthetics")
 OUTPUTS = ("model.keras", "metrics.json", "split.json")
@@ -53,15 +52,9 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
     """Trains the head of `config`'s model on cached features (module docstring)."""
     from aesthetics.inference.scoring import as_scorer, output_rows
 
-    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
-                    results=("metrics.json", "model.keras"))
-    state = run.prepare(config, resume)
-    if state.get("finished"):
+    run, data = begin_cached_run(config, run_dir, OUTPUTS, resume)
+    if data is None:
         return run.finished_metrics()
-    keras.utils.set_random_seed(config.train.seed)
-    data = load_labeled_data(config, Path(run_dir) if state else None)
-    run.start(config)
-    save_split(run.file("split.json"), list(data.train["image_id"]), list(data.val["image_id"]))
     info = {"data": {k: getattr(config.data, k) for k in ("labels", "label_format", "score_range")},
             "cache_features": True}
     model = build_model(config.model, recipe=model_recipe(config), info=info)

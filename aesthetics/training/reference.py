@@ -35,7 +35,6 @@ import keras
 import numpy as np
 
 from aesthetics.config import Config
-from aesthetics.data.splits import save_split
 from aesthetics.errors import DataError
 from aesthetics.losses import get_loss
 from aesthetics.metrics.scores import evaluate_distributions
@@ -45,7 +44,7 @@ from aesthetics.references.graph import graph_inputs, knn_distribution
 from aesthetics.references.index import ReferenceIndex
 from aesthetics.training.optim import make_optimizer
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
-from aesthetics.training.supervised import load_labeled_data, stack_targets
+from aesthetics.training.supervised import begin_cached_run, stack_targets
 
 log = logging.getLogger("aesthetics")
 OUTPUTS = ("model.keras", "metrics.json", "split.json", "references/gcn.keras")
@@ -55,15 +54,9 @@ GCN_FILE = "gcn.keras"
 def train_reference(config: Config, run_dir, resume: bool = True, verbose: int = 1) -> dict:
     """Trains the reference model of `config` into `run_dir` (see the module
     docstring); returns the validation metrics."""
-    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=OUTPUTS,
-                    results=("metrics.json", "model.keras"))
-    state = run.prepare(config, resume)
-    if state.get("finished"):
+    run, data = begin_cached_run(config, run_dir, OUTPUTS, resume)
+    if data is None:
         return run.finished_metrics()
-    keras.utils.set_random_seed(config.train.seed)
-    data = load_labeled_data(config, Path(run_dir) if state else None)
-    run.start(config)
-    save_split(run.file("split.json"), list(data.train["image_id"]), list(data.val["image_id"]))
     options = config.model.options
     t0 = time.time()
 

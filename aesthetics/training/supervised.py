@@ -124,6 +124,23 @@ def load_labeled_data(config: Config, run_dir: Optional[Path] = None) -> Labeled
     return LabeledData(train.reset_index(drop=True), val.reset_index(drop=True), missing)
 
 
+def begin_cached_run(config: Config, run_dir, outputs, resume: bool = True) -> tuple:
+    """The start of a run that fits in one go on inputs it caches in its
+    folder (features, embeddings): (its RunFolder, its labelled data, with the
+    split saved), or (the RunFolder, None) when it already finished with this
+    config. On resume such a run fits again, from its caches."""
+    run = RunFolder(run_dir, sections=("data", "model", "train"), outputs=outputs,
+                    results=("metrics.json", "model.keras"))
+    state = run.prepare(config, resume)
+    if state.get("finished"):
+        return run, None
+    keras.utils.set_random_seed(config.train.seed)
+    data = load_labeled_data(config, Path(run_dir) if state else None)
+    run.start(config)
+    save_split(run.file("split.json"), list(data.train["image_id"]), list(data.val["image_id"]))
+    return run, data
+
+
 def stack_targets(table) -> np.ndarray:
     return np.stack(table["distribution"].to_numpy()).astype(np.float32)
 
