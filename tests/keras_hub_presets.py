@@ -67,3 +67,27 @@ def tiny_dinov2_preset(folder, image_size=32, patch=8, hidden=32, seed=0) -> Pat
                                                position_embedding_shape=(image_size, image_size, 3))
     backbone.save_to_preset(str(folder))
     return Path(folder)
+
+
+def tiny_siglip_vision_preset(folder, image_size=32, patch=8, hidden=32, seed=0) -> Path:
+    """A vision-only SigLIP preset (what `vision_encoder.save_to_preset` writes)."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(seed)
+    encoder = keras_hub.models.SigLIPVisionEncoder(patch_size=patch, hidden_dim=hidden, num_layers=2, num_heads=2,
+                                                   intermediate_dim=2 * hidden,
+                                                   image_shape=(image_size, image_size, 3))
+    encoder.save_to_preset(str(folder))
+    return Path(folder)
+
+
+def tiny_vit_preset(folder, image_size=32, patch=8, hidden=32, seed=0) -> Path:
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(seed)
+    backbone = keras_hub.models.ViTBackbone(image_shape=(image_size, image_size, 3), patch_size=patch, num_layers=2,
+                                            num_heads=2, hidden_dim=hidden, mlp_dim=2 * hidden)
+    backbone.save_to_preset(str(folder))
+    return Path(folder)

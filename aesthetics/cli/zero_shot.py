@@ -33,10 +33,10 @@ def check(args) -> None:
 def run(args) -> int:
     from aesthetics.config import ModelConfig
     from aesthetics.models import Recipe, build_model
-    from aesthetics.models.keras_hub_backbones import image_size_of, keras_hub, load_preset_backbone
+    from aesthetics.models.keras_hub_backbones import encoder_of, image_size_of, keras_hub, load_preset_backbone
 
     keras_hub()
-    size = image_size_of(load_preset_backbone(args.preset, "clip", load_weights=False).vision_encoder)
+    size = image_size_of(encoder_of(load_preset_backbone(args.preset, "clip", load_weights=False), "clip"))
     config = ModelConfig(model="clip_zero_shot", backbone="clip", backbone_preset=args.preset,
                          backbone_weights="preset", options={"prompts": list(args.prompts)})
     recipe = Recipe(image_size=size, resize_to=size, output="score")

@@ -36,6 +36,9 @@ def prompt_embeddings(preset: str, prompts: Sequence[str]) -> tuple[np.ndarray, 
 
     hub = keras_hub()
     backbone = load_preset_backbone(preset, "clip")
+    if not hasattr(backbone, "get_text_embeddings"):
+        raise ConfigError(f"--preset {preset}: a vision-only CLIP preset; zero-shot scoring needs the text "
+                          "encoder too (save the whole CLIPBackbone)")
     try:
         preprocessor = hub.models.CLIPPreprocessor.from_preset(str(preset))
     except (ValueError, OSError) as e:

@@ -31,11 +31,11 @@ import keras
 
 from aesthetics.errors import ConfigError, InputNotFoundError, WeightsUnavailableError
 
-FAMILIES = {  # backbone name -> (KerasHub preset class, the encoder inside it, preprocess mode)
-    "clip": ("CLIPBackbone", "vision_encoder", "clip"),
-    "siglip": ("SigLIPBackbone", "vision_encoder", "tf"),
-    "dinov2": ("DINOV2Backbone", None, "torch"),
-    "vit": ("ViTBackbone", None, "tf"),
+FAMILIES = {  # backbone name -> the KerasHub classes a preset of it may hold (the full model first)
+    "clip": ("CLIPBackbone", "CLIPVisionEncoder"),
+    "siglip": ("SigLIPBackbone", "SigLIPVisionEncoder"),
+    "dinov2": ("DINOV2Backbone",),
+    "vit": ("ViTBackbone",),
 }
 
 
@@ -58,11 +58,13 @@ def load_preset_backbone(preset: str, family: str, load_weights: bool = True):
     hub = keras_hub()
     cls = getattr(hub.models, FAMILIES[_family(family)][0])
     local = Path(preset).expanduser()
+    if preset is None:
+        raise ConfigError("model.backbone_preset: give the KerasHub preset folder (or preset name)")
     if local.exists() and not (local / "config.json").is_file():
         raise InputNotFoundError(f"model.backbone_preset: {local} is not a KerasHub preset folder (no config.json)")
     source = str(local) if local.exists() else preset
     try:
-        return cls.from_preset(source, load_weights=load_weights)
+        backbone = hub.models.Backbone.from_preset(source, load_weights=load_weights)
     except OSError as e:  # requests' ConnectionError is an OSError: no network
         raise WeightsUnavailableError(
             f"model.backbone_preset: cannot download KerasHub preset {preset!r} (no network?): {e}. "
@@ -73,13 +75,17 @@ def load_preset_backbone(preset: str, family: str, load_weights: bool = True):
             raise InputNotFoundError(f"model.backbone_preset: {preset!r} is neither a folder nor a KerasHub "
                                      f"preset name ({str(e)[:200]})") from None
         raise
+    if type(backbone).__name__ not in FAMILIES[family]:
+        raise ConfigError(f"model.backbone_preset: {preset} holds a {type(backbone).__name__}, not a {family} "
+                          f"backbone ({' or '.join(FAMILIES[family])})")
+    return backbone
 
 
 def encoder_of(backbone, family: str):
-    """The image encoder inside a KerasHub backbone (CLIP and SigLIP hold one
-    beside their text encoder; DINOv2 and ViT are one)."""
-    attr = FAMILIES[family][1]
-    return getattr(backbone, attr) if attr else backbone
+    """The image encoder inside a KerasHub backbone (a full CLIP or SigLIP
+    holds one beside its text encoder; a vision-only preset, DINOv2 and ViT
+    are one)."""
+    return getattr(backbone, "vision_encoder", None) or backbone
 
 
 def encoder_config(encoder) -> dict:
@@ -121,8 +127,8 @@ def build_hub_backbone(family: str, image_size: Optional[int], preset: Optional[
     elif preset is not None:
         hub_backbone = load_preset_backbone(preset, family, load_weights=load_weights)
         encoder = encoder_of(hub_backbone, family)
-        if projection and family == "clip":
-            projection_layer = hub_backbone.vision_projection
+        if projection and family == "clip" and hasattr(hub_backbone, "vision_projection"):
+            projection_layer = hub_backbone.vision_projection  # a vision-only preset has none: the CLS
     else:
         raise ConfigError(f"model.backbone_preset: backbone {family!r} comes from a KerasHub preset; give its "
                           "folder (or a KerasHub preset name)")

@@ -11,7 +11,12 @@ import pytest
 
 pytest.importorskip("keras_hub")
 
-from keras_hub_presets import tiny_clip_preset, tiny_dinov2_preset  # noqa: E402
+from keras_hub_presets import (  # noqa: E402
+    tiny_clip_preset,
+    tiny_dinov2_preset,
+    tiny_siglip_vision_preset,
+    tiny_vit_preset,
+)
 from test_cli_e2e import ROOT, run_cli  # noqa: E402
 
 from aesthetics.sample_data import sample_images_dir  # noqa: E402
@@ -28,14 +33,15 @@ def _config(backbone, preset, **extra):
     return ModelConfig(backbone=backbone, backbone_preset=str(preset), backbone_weights="preset", dropout=0.1, **extra)
 
 
-@pytest.mark.parametrize("family", ["clip", "dinov2"])
+@pytest.mark.parametrize("family", ["clip", "dinov2", "siglip", "vit"])
 def test_a_saved_model_needs_no_preset(family, clip_preset, tmp_path):
     import keras
 
     from aesthetics.inference.loading import load_model
     from aesthetics.models import Recipe, build_model
 
-    preset = clip_preset if family == "clip" else tiny_dinov2_preset(tmp_path / "dino")
+    builders = {"dinov2": tiny_dinov2_preset, "siglip": tiny_siglip_vision_preset, "vit": tiny_vit_preset}
+    preset = clip_preset if family == "clip" else builders[family](tmp_path / family)
     copy = shutil.copytree(preset, tmp_path / "preset")
     model = build_model(_config(family, copy), recipe=Recipe(image_size=32, resize_to=32))
     assert model.model_config.backbone_preset is None and model.model_config.backbone_config["family"] == family
@@ -82,11 +88,13 @@ def test_bad_presets_are_clear(clip_preset, tmp_path, monkeypatch):
         build_model(_config("clip", tmp_path / "empty"), recipe=Recipe(image_size=32))
     with pytest.raises(AestheticsError, match="backbone_preset"):
         build_model(_config("clip", None).__class__(backbone="clip"), recipe=Recipe(image_size=32))
+    with pytest.raises(AestheticsError, match="holds a CLIPBackbone, not a vit backbone"):
+        build_model(_config("vit", clip_preset), recipe=Recipe(image_size=32))
 
     def offline(*args, **kwargs):  # what KerasHub raises without network (requests' ConnectionError)
         raise ConnectionError("HTTPSConnectionPool(host='api.kaggle.com'): NameResolutionError")
 
-    monkeypatch.setattr(keras_hub.models.CLIPBackbone, "from_preset", offline)
+    monkeypatch.setattr(keras_hub.models.Backbone, "from_preset", offline)
     with pytest.raises(WeightsUnavailableError, match="save_to_preset"):
         build_model(_config("clip", "clip_vit_base_patch16"), recipe=Recipe(image_size=224))
 
@@ -101,11 +109,12 @@ def test_train_predict_export_through_the_cli(clip_preset, tmp_path):
                 "--verbose", "0", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["n"] > 0
-    for fmt, out in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
+    for fmt, out in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("savedmodel", "sm")):
         p = run_cli("export", "--model", "run/model.keras", "--format", fmt, "--output", out, cwd=tmp_path)
         assert p.returncode == 0, p.stderr
     scores = {}
-    for backend, model in (("keras", "run/model.keras"), ("onnx", "m.onnx"), ("tflite", "m.tflite")):
+    for backend, model in (("keras", "run/model.keras"), ("onnx", "m.onnx"), ("tflite", "m.tflite"),
+                           ("savedmodel", "sm")):
         p = run_cli("predict", str(images), "--model", model, "--backend", backend, "--output", f"{backend}.jsonl",
                     cwd=tmp_path)
         assert p.returncode == 0, p.stderr
@@ -117,9 +126,14 @@ def test_train_predict_export_through_the_cli(clip_preset, tmp_path):
                 "--output", "why.jsonl", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "why" / "astronaut_q0.png").stat().st_size > 1000
-    for backend in ("onnx", "tflite"):
+    for backend in ("onnx", "tflite", "savedmodel"):
         diff = max(abs(scores[backend][k] - scores["keras"][k]) for k in scores["keras"])
         assert diff < 1e-3, (backend, diff)
+    import aesthetics  # the Python API scores with it too
+
+    photo = str(images / "astronaut_q0.jpg")
+    assert aesthetics.load(str(tmp_path / "run" / "model.keras")).score(photo)["mean_score_prediction"] == \
+        pytest.approx(scores["keras"][photo], abs=1e-4)
 
 
 def test_gradient_saliency_follows_the_pixels_that_matter(clip_preset):
