@@ -130,7 +130,7 @@ class TrainConfig:
     trainable_backbone_layers: in stages that train "all", only the last N
         backbone layers that hold weights train (null: all of them).
     cache_features: train the head on features the frozen backbone computes
-        once per photo (cached in RUN_DIR/features.npz; the LAION-predictor way:
+        once per photo (cached in RUN_DIR/features_<fingerprint>.npz; the LAION-predictor way:
         seconds per epoch instead of a backbone pass per photo). Only for a
         head-only plan (epochs_full 0, or every stage "train": "head");
         photos are prepared as for scoring, without augmentation.

@@ -3,7 +3,7 @@ LAION's aesthetic predictor is trained on frozen CLIP embeddings.
 
     photos ──► the model's frozen backbone + pooling, once per photo (the
     scoring loop, the recipe's preparation, no augmentation), cached in
-    RUN_DIR/features.npz ──► the head layers (MLP, dropout, scores) fitted on
+    RUN_DIR/features_<backbone and recipe fingerprint>.npz ──► the head layers (MLP, dropout, scores) fitted on
     the features ──► the same layers inside the full model ──► model.keras
 
 The head is the model's own layers after its features (the input of
@@ -48,8 +48,10 @@ def head_layers(model) -> tuple[list, keras.KerasTensor]:
     return layers, model.get_layer(first).input
 
 
-def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int = 1) -> dict:
-    """Trains the head of `config`'s model on cached features (module docstring)."""
+def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int = 1, cache_dir=None) -> dict:
+    """Trains the head of `config`'s model on cached features (module docstring).
+    `cache_dir`: where the feature cache lives (default the run folder; a search
+    shares one between its trials: a file per backbone and recipe)."""
     from aesthetics.inference.scoring import as_scorer, output_rows
 
     run, data = begin_cached_run(config, run_dir, OUTPUTS, resume)
@@ -62,7 +64,8 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
     extractor = as_scorer(keras.Model(model.inputs, features_tensor, name="features"), model.recipe)
 
     t0 = time.time()
-    cache = _Cache(run.file("features.npz"), _fingerprint(model))
+    fingerprint = _fingerprint(model)
+    cache = _Cache(Path(cache_dir or run.path) / f"features_{fingerprint[:16]}.npz", fingerprint)
     sets = {}
     for part, table in (("train", data.train), ("val", data.val)):
         paths = [str(p) for p in table["filepath"]]
@@ -142,7 +145,8 @@ class _Cache:
 
     def add(self, rows: dict) -> None:
         self.rows.update(rows)
-        tmp = self.path.with_name(".features.tmp.npz")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.stem}.tmp.npz")
         np.savez(tmp, paths=np.array(list(self.rows), dtype=str), features=np.stack(list(self.rows.values())),
                  fingerprint=np.array(self.fingerprint))
         os.replace(tmp, self.path)

@@ -279,7 +279,14 @@ class _Search:
         log.info("trial %s: %s", trial.trial_id, " ".join(trial_overrides(values)))
         try:
             config = self.trial_config(values)
-            metrics = train(config, self.run_dir / "trials" / trial.trial_id, resume=True, verbose=self.verbose)
+            folder = self.run_dir / "trials" / trial.trial_id
+            if config.train.cache_features:  # the trials share the backbone's features
+                from aesthetics.training.cached_head import train_cached_head
+
+                metrics = train_cached_head(config, folder, resume=True, verbose=self.verbose,
+                                            cache_dir=self.run_dir / "features")
+            else:
+                metrics = train(config, folder, resume=True, verbose=self.verbose)
             srcc = float(metrics.get(OBJECTIVE, float("nan")))
             if not math.isfinite(srcc):
                 raise RuntimeError(f"validation SRCC is {srcc} (a diverged or constant model)")

@@ -26,7 +26,7 @@ def test_cached_head_trains_the_scoring_model(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "computing the features of" in p.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["n"] == 9 and (tmp_path / "run" / "features.npz").exists()
+    assert metrics["n"] == 9 and len(list((tmp_path / "run").glob("features_*.npz"))) == 1
 
     # the saved model is the trained one: evaluating it on the run's validation photos from the
     # files gives the metrics computed on the cached features
@@ -56,3 +56,19 @@ def test_cache_features_needs_a_head_only_plan(tmp_path):
     assert p.returncode == 2 and "train.cache_features" in p.stderr
     p = _train(tmp_path, "--set", "model.options={\"head_hidden\": [0]}")
     assert p.returncode == 2 and "model.options.head_hidden[0]" in p.stderr
+
+
+def test_a_search_over_cached_heads_computes_the_features_once(tmp_path):
+    images = sample_images_dir()
+    (tmp_path / "space.json").write_text(json.dumps({
+        "train.lr_head": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log"},
+        "model.dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1}}))
+    p = run_cli("tune", "--space", "space.json", "--algorithm", "random", "--max-trials", "3", "--images",
+                str(images), "--labels", str(images.parent / "labels.csv"), "--score-range", "0", "100",
+                "--output", "search", *TINY, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("computing the features of") == 2  # train and val photos, once for 3 trials
+    assert len(list((tmp_path / "search" / "features").glob("features_*.npz"))) == 1
+    rows = [json.loads(line) for line in (tmp_path / "search" / "trials.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["completed"] * 3
+    assert json.loads((tmp_path / "search" / "best_config.json").read_text())["train"]["cache_features"] is True

@@ -174,7 +174,7 @@ def test_laion_head_on_cached_clip_embeddings(clip_preset, tmp_path):
                 "--set", "data.resize_to=32", "--set", "train.epochs_head=5",
                 "--set", "model.options={\"head_hidden\": [16, 8]}", "--verbose", "0", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert (tmp_path / "run" / "features.npz").exists() and json.loads(p.stdout)["n"] == 9
+    assert list((tmp_path / "run").glob("features_*.npz")) and json.loads(p.stdout)["n"] == 9
 
 
 def test_zero_shot_equals_clip_iqa(clip_preset, tmp_path):
