@@ -94,8 +94,15 @@ def encoder_config(encoder) -> dict:
 
 
 def encoder_from_config(config: dict):
+    """The encoder a saved model's record describes (a broken record: ModelFileError)."""
+    from aesthetics.errors import ModelFileError
+
     keras_hub()  # registers KerasHub's classes
-    return keras.saving.deserialize_keras_object(config)
+    try:
+        return keras.saving.deserialize_keras_object(config)
+    except Exception as e:  # noqa: BLE001 - any malformed record
+        raise ModelFileError(f"model.backbone_config: cannot rebuild the KerasHub encoder "
+                             f"({type(e).__name__}: {str(e)[:200]})") from None
 
 
 def image_size_of(encoder) -> int:
@@ -121,6 +128,10 @@ def build_hub_backbone(family: str, image_size: Optional[int], preset: Optional[
     family = _family(family)
     projection_layer = None
     if config is not None:
+        if not isinstance(config, dict) or not isinstance(config.get("encoder"), dict):
+            from aesthetics.errors import ModelFileError
+
+            raise ModelFileError("model.backbone_config: not a KerasHub encoder record")
         encoder = encoder_from_config(config["encoder"])
         if config.get("projection"):
             projection_layer = keras.saving.deserialize_keras_object(config["projection"])

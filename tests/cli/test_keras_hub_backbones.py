@@ -217,3 +217,14 @@ def test_zero_shot_equals_clip_iqa(clip_preset, tmp_path):
 
     p = run_cli("zero-shot", "--preset", str(clip_preset), "--output", "x.keras", "--prompts", "only", cwd=tmp_path)
     assert p.returncode == 2 and "at least two" in p.stderr
+
+
+def test_a_broken_encoder_record_is_a_model_file_error():
+    from aesthetics.errors import ModelFileError
+    from aesthetics.models import Recipe, build_model
+    from aesthetics.config import ModelConfig
+
+    for record in ({"family": "clip"}, {"family": "clip", "encoder": {"class_name": "Nope", "config": {}}}):
+        with pytest.raises(ModelFileError, match="backbone_config"):
+            build_model(ModelConfig(backbone="clip", backbone_config=record, backbone_weights=None),
+                        recipe=Recipe(image_size=32))
