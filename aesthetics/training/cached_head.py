@@ -8,7 +8,10 @@ LAION's aesthetic predictor is trained on frozen CLIP embeddings.
 
 The head is the model's own layers after its features (the input of
 "head_mlp_0", else of "head_dropout"), so training them on the cache trains
-the full model: model.keras is an ordinary scoring model. The plan must train
+the full model: model.keras is an ordinary scoring model. The features are
+standardised for training (the training photos' mean and std) and the
+standardisation is then folded into the head's first Dense layer, as the
+shipped models' heads are (`frozen_head.install_head`). The plan must train
 the head only (config validation checks); each head stage runs at its rate
 with its loss, early stopping on the validation loss (best weights kept).
 A rerun, or a resumed one, reads the cache instead of the backbone.
@@ -82,11 +85,15 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
         sets[part] = (np.stack([cache.rows[paths[i]] for i in keep]), stack_targets(table.iloc[keep]))
     feature_seconds = time.time() - t0
 
-    x = head_input = keras.Input(tuple(features_tensor.shape[1:]), name="features")
+    (x_train, y_train), (x_val, y_val) = sets["train"], sets["val"]
+    # standardised features (the pooled maps of an ImageNet backbone reach norms of ~50; Adam on
+    # them raw is unstable); the standardisation is folded into the first Dense afterwards
+    mean, variance = x_train.mean(0), x_train.var(0) + 1e-6
+    head_input = keras.Input(tuple(features_tensor.shape[1:]), name="features")
+    x = keras.layers.Normalization(mean=mean, variance=variance, name="standardise")(head_input)
     for layer in layers:
         x = layer(x)
     head = keras.Model(head_input, x, name="head")  # the model's own layers: training it trains the model
-    (x_train, y_train), (x_val, y_val) = sets["train"], sets["val"]
     run.file("history.csv").unlink(missing_ok=True)
     history_rows, t1 = [], time.time()
     for stage in plan_stages(config.train):
@@ -111,7 +118,11 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
     import pandas as pd
 
     pd.DataFrame(history_rows).to_csv(run.file("history.csv"), index=False)
-    predicted = np.asarray(head.predict(x_val, batch_size=256, verbose=0), np.float32)
+    fold_standardisation(layers, mean, variance)  # the model reads raw features: the same outputs
+    raw = x = keras.Input(tuple(features_tensor.shape[1:]))
+    for layer in layers:
+        x = layer(x)
+    predicted = np.asarray(keras.Model(raw, x).predict(x_val, batch_size=256, verbose=0), np.float32)
     metrics = evaluate_distributions(y_val, predicted, config.train.accuracy_threshold)
     model.info = {**model.info, "validation": {k: metrics[k] for k in ("n", "srcc", "plcc") if k in metrics}}
     save_model_atomic(model, run.file("model.keras"))
@@ -120,6 +131,17 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
     write_json(run.file("metrics.json"), metrics)
     run.update_state(finished=True)
     return metrics
+
+
+def fold_standardisation(layers, mean: np.ndarray, variance: np.ndarray) -> None:
+    """Folds z = (x - mean) / std into the first Dense of `layers` (W / std,
+    b - (mean / std) W, in float64), so it reads x and gives the same outputs
+    (dropout before it is the identity at inference)."""
+    dense = next(layer for layer in layers if isinstance(layer, keras.layers.Dense))
+    kernel, bias = (np.asarray(w, np.float64) for w in dense.get_weights())
+    inv_std = 1.0 / np.sqrt(np.asarray(variance, np.float64))
+    dense.set_weights([(kernel * inv_std[:, None]).astype(np.float32),
+                       (bias - (np.asarray(mean, np.float64) * inv_std) @ kernel).astype(np.float32)])
 
 
 def _fingerprint(model) -> str:
