@@ -15,15 +15,11 @@ CONFIG = ROOT / "configs" / "clive_reference_gcn.json"
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
+def photos(tmp_path_factory, shared_dir):
     """24 real CLIVE photos and their labels split into two label files (16 + 8),
     plus a broken file listed in the first."""
-    from conftest import SHARED
-
-    if not SHARED.is_dir():
-        pytest.skip(f"real data folder {SHARED} is absent (it sits beside the project in CI)")
     d = tmp_path_factory.mktemp("refs")
-    src = SHARED / "data" / "clive"
+    src = shared_dir / "data" / "clive"
     lines = (src / "labels.csv").read_text().splitlines()
     (d / "images").mkdir()
     keep = lines[1:25]
