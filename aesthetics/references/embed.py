@@ -82,7 +82,7 @@ def embedding_model(model, style_layer: Optional[str] = None) -> tuple[keras.Mod
     style = keras.ops.concatenate([mean, std], axis=-1)
 
     def unit(x):
-        return x / keras.ops.maximum(keras.ops.norm(x, axis=-1, keepdims=True), 1e-12)
+        return x / keras.ops.maximum(keras.ops.norm(x, axis=-1, keepdims=True), 1e-30)  # only 0 stays 0
 
     out = keras.ops.concatenate([unit(content), unit(style)], axis=-1)
     layers = {"content_layer": content_map._keras_history[0].name, "style_layer": style_layer,

@@ -79,7 +79,7 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (an all-zero row stays zero)."""
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    return x / np.maximum(norms, 1e-30)  # only an all-zero row stays zero
 
 
 @dataclass
