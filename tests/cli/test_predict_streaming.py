@@ -17,17 +17,22 @@ pytest.importorskip("onnxruntime")
 
 
 # Large enough that the run is still going when the stop arrives, even when this
-# test process is starved of CPU for seconds. With 120 files, one run under load
-# exited 0 instead of 130 after Ctrl-C; finishing before the signal arrived is
-# the suspected cause (not reproduced).
+# test process is starved of CPU for seconds.
 FOLDERS = 30
 FILES = 12 * FOLDERS
+
+
+def _default_sigint():
+    # a shell starts a background job (`pytest ... &`) with SIGINT ignored, and children inherit
+    # that: the run would never see the Ctrl-C this test sends (it did: exit 0 instead of 130)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start(args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "aesthetics", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def run(args, cwd):
