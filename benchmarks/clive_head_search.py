@@ -44,7 +44,8 @@ def run_fold(name, config_path, k, fold, table, work: Path) -> dict:
     from aesthetics.config import load_config
     from aesthetics.inference.loading import load_model
     from aesthetics.metrics.scores import evaluate_distributions
-    from aesthetics.training.cached_head import _Cache, _fingerprint, head_layers, train_cached_head
+    from aesthetics.training.cached_head import _fingerprint, head_layers, train_cached_head
+    from aesthetics.training.row_cache import RowCache
 
     ids = list(table["image_id"])
     test = [i for i, n in enumerate(ids) if n in set(fold)]
@@ -61,7 +62,7 @@ def run_fold(name, config_path, k, fold, table, work: Path) -> dict:
     holdout = train_cached_head(config, run, resume=False, verbose=0, cache_dir=CACHE)
     keras.backend.clear_session()
     model = load_model(run / "model.keras")
-    cache = _Cache(CACHE / f"features_{_fingerprint(model)[:16]}.npz", _fingerprint(model))
+    cache = RowCache(CACHE / f"features_{_fingerprint(model)[:16]}.npz", _fingerprint(model))
     paths = [str(p) for p in table["filepath"]]
     missing = [paths[i] for i in test if paths[i] not in cache.rows]
     if missing:  # the test photos' features (the same backbone and recipe), once

@@ -20,7 +20,6 @@ A rerun, or a resumed one, reads the cache instead of the backbone.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from aesthetics.losses import get_loss
 from aesthetics.metrics.scores import evaluate_distributions
 from aesthetics.models import build_model
 from aesthetics.training.optim import make_optimizer
+from aesthetics.training.row_cache import RowCache
 from aesthetics.training.run_folder import save_model_atomic, write_json
 from aesthetics.training.stages import plan_stages
 from aesthetics.training.supervised import begin_cached_run, model_recipe, stack_targets
@@ -68,7 +68,7 @@ def train_cached_head(config: Config, run_dir, resume: bool = True, verbose: int
 
     t0 = time.time()
     fingerprint = _fingerprint(model)
-    cache = _Cache(Path(cache_dir or run.path) / f"features_{fingerprint[:16]}.npz", fingerprint)
+    cache = RowCache(Path(cache_dir or run.path) / f"features_{fingerprint[:16]}.npz", fingerprint)
     sets = {}
     for part, table in (("train", data.train), ("val", data.val)):
         paths = [str(p) for p in table["filepath"]]
@@ -152,23 +152,3 @@ def _fingerprint(model) -> str:
     for w in model.get_layer("backbone").weights:
         digest.update(np.ascontiguousarray(np.asarray(w)).tobytes())
     return digest.hexdigest()
-
-
-class _Cache:
-    def __init__(self, path: Path, fingerprint: str):
-        self.path, self.fingerprint, self.rows = path, fingerprint, {}
-        if path.exists():
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    if str(z["fingerprint"]) == fingerprint:
-                        self.rows = dict(zip(z["paths"].tolist(), z["features"]))
-            except (OSError, ValueError, KeyError):
-                log.warning("%s is unreadable; computing the features again", path)
-
-    def add(self, rows: dict) -> None:
-        self.rows.update(rows)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.stem}.tmp.npz")
-        np.savez(tmp, paths=np.array(list(self.rows), dtype=str), features=np.stack(list(self.rows.values())),
-                 fingerprint=np.array(self.fingerprint))
-        os.replace(tmp, self.path)

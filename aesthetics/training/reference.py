@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -43,6 +42,7 @@ from aesthetics.references.embed import Embedder, public_recipe
 from aesthetics.references.graph import graph_inputs, knn_distribution
 from aesthetics.references.index import ReferenceIndex
 from aesthetics.training.optim import make_optimizer
+from aesthetics.training.row_cache import RowCache
 from aesthetics.training.run_folder import RunFolder, save_model_atomic, write_json
 from aesthetics.training.supervised import begin_cached_run, stack_targets
 
@@ -125,37 +125,18 @@ def train_reference(config: Config, run_dir, resume: bool = True, verbose: int =
 def _embedded(run: RunFolder, embedder: Embedder, table, what: str):
     """(the rows of `table` whose photos could be embedded, their vectors),
     through the run folder's embedding cache."""
-    cache_path = run.file("embeddings.npz")
-    cached = {}
-    if cache_path.exists():
-        try:
-            with np.load(cache_path, allow_pickle=False) as z:
-                if str(z["model_sha256"]) == embedder.recipe["model_sha256"] and \
-                        str(z["style_layer"]) == embedder.recipe["style_layer"]:
-                    cached = dict(zip(z["paths"].tolist(), z["vectors"]))
-        except (OSError, ValueError, KeyError):
-            log.warning("%s is unreadable; embedding again", cache_path)
+    cache = RowCache(run.file("embeddings.npz"),
+                     f"{embedder.recipe['model_sha256']}:{embedder.recipe['style_layer']}")
     paths = [str(p) for p in table["filepath"]]
-    todo = [p for p in paths if p not in cached]
+    todo = [p for p in paths if p not in cache.rows]
     if todo:
         log.info("embedding %d %s photo(s) with %s", len(todo), what, embedder.recipe["model"])
         vectors, ok, failures = embedder.embed_paths(todo)
         for p, reason in failures.items():
             log.warning("skipped %s: %s", p, reason)
-        cached.update({todo[i]: v for i, v in zip(ok, vectors)})
-        _write_cache(cache_path, cached, embedder)
-    keep = [i for i, p in enumerate(paths) if p in cached]
+        cache.add({todo[i]: v for i, v in zip(ok, vectors)})
+    keep = [i for i, p in enumerate(paths) if p in cache.rows]
     if not keep:
         raise DataError(f"none of the {len(paths)} {what} photos could be embedded")
     rows = table.iloc[keep].reset_index(drop=True)
-    return rows, np.stack([cached[paths[i]] for i in keep]).astype(np.float32)
-
-
-def _write_cache(path: Path, cached: dict, embedder: Embedder) -> None:
-    import os
-
-    tmp = path.with_name(".embeddings.tmp.npz")
-    np.savez(tmp, paths=np.array(list(cached), dtype=str), vectors=np.stack(list(cached.values())),
-             model_sha256=np.array(embedder.recipe["model_sha256"]),
-             style_layer=np.array(embedder.recipe["style_layer"]))
-    os.replace(tmp, path)
+    return rows, np.stack([cache.rows[paths[i]] for i in keep]).astype(np.float32)
