@@ -38,6 +38,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 LABEL_FORMATS = ("ava", "idealo_json", "mos_csv", "tid2013")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
+# train.monitor: the validation metric that picks best.keras and drives early
+# stopping, and whether lower or higher is better.
+MONITORS = {"val_loss": "min", "val_emd": "min", "val_mae": "min", "val_mse": "min",
+            "val_srcc": "max", "val_plcc": "max", "val_accuracy": "max"}
 MIXED_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
 DISTRIBUTE_STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")  # aesthetics.training.distribute
 # train.stages (aesthetics.training.stages): what a stage trains, the head only

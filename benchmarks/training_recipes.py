@@ -18,7 +18,9 @@ time, and the saved model's metrics); rows that exist are skipped.
                   from epoch 10 (validation always at 224)
     staged        configs/clive_staged.json without its progressive sizes: head 2
                   epochs, AdamW 1e-4 switching MSE / L1 / mixed every 2 epochs (6),
-                  Adam 1e-5 on mixed (4), SGD 1e-6 on EMD (2)
+                  Adam 1e-5 on mixed (4), SGD 1e-6 on EMD (2); best epoch by val EMD
+                  (train.monitor="val_loss", as the first measurement ran)
+    staged_srcc   the same, best epoch by val SRCC (the config's train.monitor)
 
 "Time to reach" is the wall time until a run's validation SRCC first reaches
 the best validation SRCC of the fixed_224 run with the same seed (sum of
@@ -45,7 +47,10 @@ RECIPES = {  # name -> (config, --set overrides)
     "fixed_224": (ROOT / "configs" / "clive_mobilenet.json", ()),
     "progressive": (ROOT / "configs" / "clive_mobilenet.json",
                     ("train.progressive_sizes=[160,192,224]", "train.progressive_epochs=[0,5,10]")),
-    "staged": (ROOT / "configs" / "clive_staged.json", ("train.progressive_sizes=null", "train.progressive_epochs=null")),
+    "staged": (ROOT / "configs" / "clive_staged.json", ("train.progressive_sizes=null", "train.progressive_epochs=null",
+                                                        'train.monitor="val_loss"')),
+    "staged_srcc": (ROOT / "configs" / "clive_staged.json", ("train.progressive_sizes=null",
+                                                             "train.progressive_epochs=null")),
 }
 
 

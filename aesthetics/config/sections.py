@@ -114,6 +114,11 @@ class TrainConfig:
     epochs_head / lr_head: phase 1, backbone frozen.
     epochs_full / lr_full: phase 2, everything trainable at a lower rate.
     early_stopping_patience: epochs without val-loss improvement (phase 2).
+    monitor: the validation metric that picks best.keras (= model.keras) and
+        drives early stopping: "val_loss" (train.loss; default), "val_emd",
+        "val_mae", "val_mse" (lower is better), "val_srcc", "val_plcc",
+        "val_accuracy" (higher is better). Image training only: a
+        cache_features run selects by val_loss.
     freeze_batchnorm: keep backbone BatchNorm in inference mode in phase 2.
     mixed_precision: use "mixed_bfloat16" / "mixed_float16" policy, or null.
     distribute: "none", "mirrored" (this machine's GPUs), "multi_worker"
@@ -146,6 +151,7 @@ class TrainConfig:
     lr_full: float = 3e-5
     lr_schedule: str = "constant"  # or "cosine" (decays over phase 2)
     early_stopping_patience: int = 5
+    monitor: str = "val_loss"
     freeze_batchnorm: bool = True
     seed: int = 42
     mixed_precision: Optional[str] = None

@@ -68,6 +68,7 @@ from aesthetics.constants import (
     MAX_STEPS,
     MIN_IMAGE_SIZE,
     MIXED_PRECISION_POLICIES,
+    MONITORS,
     NUM_DEGRADATION_LEVELS,
     OPTIMIZERS,
     RECIPE_RESIZE_POLICIES,
@@ -184,6 +185,7 @@ def validate_train(t) -> None:
     positive("train.lr_full", t.lr_full)
     one_of("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
     in_range("train.early_stopping_patience", t.early_stopping_patience, 0, MAX_EPOCHS)
+    one_of("train.monitor", t.monitor, tuple(MONITORS))
     check_seed("train.seed", t.seed)
     one_of("train.mixed_precision", t.mixed_precision, MIXED_PRECISION_POLICIES, nullable=True)
     one_of("train.distribute", t.distribute, DISTRIBUTE_STRATEGIES)
@@ -194,8 +196,9 @@ def validate_train(t) -> None:
             raise config_error("train.cache_features", "cached features need a frozen backbone: set "
                                "train.epochs_full to 0 (or every stage's \"train\" to \"head\")",
                                related=("train.epochs_full", "train.stages"))
-        for key, value in (("progressive_sizes", t.progressive_sizes), ("distribute", t.distribute)):
-            if value not in (None, "none"):
+        for key, value in (("progressive_sizes", t.progressive_sizes), ("distribute", t.distribute),
+                           ("monitor", t.monitor)):
+            if value not in (None, "none", "val_loss"):
                 raise config_error(f"train.{key}", f"not with train.cache_features (got {show(value)})",
                                    related=("train.cache_features",))
 

@@ -117,6 +117,19 @@ class ReportSkippedFiles(keras.callbacks.Callback):
         self.seen.update(new)
 
 
+def improves(value, best, monitor: str) -> bool:
+    """Whether `value` of `monitor` beats `best` (None: nothing yet). Lower is
+    better unless MONITORS says "max" (SRCC, PLCC, accuracy); a monitor it
+    does not list (e.g. the pretext "loss") is minimised."""
+    from aesthetics.constants import MONITORS
+
+    if value is None or not np.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value > best if MONITORS.get(monitor) == "max" else value < best
+
+
 class BestModel(keras.callbacks.Callback):
     """Saves RUN_DIR/best.keras (atomically) whenever `monitor` improves on
     the best value so far (also across resumes: `best` comes from state)."""
@@ -129,9 +142,7 @@ class BestModel(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if value is None or not np.isfinite(value):
-            return
-        if self.best is None or value < self.best:
+        if improves(value, self.best, self.monitor):
             self.best = float(value)
             save_model_atomic(self.model, self.path)
 
@@ -152,7 +163,7 @@ class EpochState(keras.callbacks.Callback):
         state = self.run.read_state()
         value = logs.get(self.monitor)
         best = state.get(f"best_{self.monitor}")
-        if value is not None and np.isfinite(value) and (best is None or value < best):
+        if improves(value, best, self.monitor):
             state[f"best_{self.monitor}"] = float(value)
             state["best_epoch"] = int(epoch + 1)
         state["epochs_done"] = int(epoch + 1)
@@ -239,7 +250,7 @@ class StageTracker(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or not np.isfinite(value):
             return
-        if p.stage_best is None or value < p.stage_best:
+        if improves(value, p.stage_best, self.monitor):
             p.stage_best, p.stage_wait = float(value), 0
         else:
             p.stage_wait += 1

@@ -6,7 +6,9 @@ everything trains at the lower `lr_full`, with early stopping on the
 validation loss; or `train.stages`, each with its optimizer, rate and loss
 (cycle), and progressive training sizes. `val_loss` is always `train.loss`
 on the validation set, whatever a stage trains with, so best.keras and early
-stopping compare epochs across stages. A run folder holds everything needed
+stopping compare epochs across stages; `train.monitor` picks another
+validation metric for both (e.g. "val_srcc" when stages switch to losses on
+the mean score, which leave the distribution's EMD behind). A run folder holds everything needed
 to resume (also in the middle of a stage):
 
     RUN_DIR/
@@ -15,8 +17,8 @@ to resume (also in the middle of a stage):
       split.json             the train/val image ids (reused on resume)
       checkpoints/last.keras model + optimizer after the last finished epoch
       state.json             stage, epochs done (in the run and the stage),
-                             best val loss (for resume)
-      best.keras             best model by val loss so far
+                             best train.monitor value (for resume)
+      best.keras             best model by train.monitor so far
       model.keras            the final model (= best), written at the end
       history.csv            per epoch: stage, optimizer, loss_name, lr,
                              image_size, loss and metrics (appended across
@@ -217,6 +219,7 @@ class TrainingSets:
 def _fit_segment(model, config, run, segment, stage, progress, sets, val_ds, verbose, extra_callbacks):
     train_ds, steps_per_epoch = sets.at(segment.image_size)
     report = sets.report
+    monitor = config.train.monitor
     loss_fn = get_loss(config.train.loss, **config.train.loss_options)
 
     def columns():
@@ -228,11 +231,11 @@ def _fit_segment(model, config, run, segment, stage, progress, sets, val_ds, ver
         StopOnNonFinite(),
         ValidationMetrics(val_ds, loss_fn, config.train.accuracy_threshold),
         ReportSkippedFiles(report),
-        BestModel(run.file("best.keras"), best=run.read_state().get("best_val_loss")),
+        BestModel(run.file("best.keras"), monitor, best=run.read_state().get(f"best_{monitor}")),
         HistoryLog(str(run.file("history.csv")), columns),
         keras.callbacks.TensorBoard(str(run.file("logs")), write_graph=False),
-        StageTracker(progress, stage.early_stopping_patience),
-        EpochState(run, extra=lambda epoch, logs: progress.to_state()),
+        StageTracker(progress, stage.early_stopping_patience, monitor),
+        EpochState(run, extra=lambda epoch, logs: progress.to_state(), monitor=monitor),
         *extra_callbacks,
     ]
     with warnings.catch_warnings():

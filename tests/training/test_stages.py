@@ -186,3 +186,43 @@ def test_train_cli_refuses_epochs_with_stages(tmp_path, capsys):
     assert rc == 2 and "Traceback" not in err
     assert "error: train.stages:" in err and "--epochs" in err, err
     assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_stage_tracker_and_best_model_follow_a_higher_is_better_monitor(tmp_path):
+    from aesthetics.training.callbacks import BestModel, StageTracker, improves
+
+    assert improves(0.5, 0.4, "val_srcc") and not improves(0.5, 0.4, "val_loss")
+    assert improves(0.1, None, "val_plcc") and not improves(float("nan"), None, "val_srcc")
+    progress = StageProgress(stage=0)
+    tracker = StageTracker(progress, patience=2, monitor="val_srcc")
+    best = BestModel(tmp_path / "best.keras", monitor="val_srcc")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    for callback in (tracker, best):
+        callback.set_model(model)
+    for srcc in (0.2, 0.5, 0.4, 0.45):
+        tracker.on_epoch_end(0, {"val_srcc": srcc, "val_loss": 0.1})
+        best.on_epoch_end(0, {"val_srcc": srcc, "val_loss": 0.1})
+    assert progress.stage_best == 0.5 == best.best and progress.stage_stopped
+
+
+def test_a_run_keeps_the_epoch_its_monitor_picks(tmp_path):
+    """train.monitor=val_srcc: best.keras / model.keras and state.json's best
+    epoch are the epoch of the highest validation SRCC, not of the lowest loss."""
+    run = tmp_path / "run"
+    stages = [{"name": "fit", "optimizer": "adam", "lr": 3e-3, "epochs": 4, "loss_cycle": ["mse", "emd"],
+               "switch_every": 1, "train": "all"}]
+    metrics = train(_config("train.monitor=\"val_srcc\"", "train.freeze_batchnorm=false", stages=stages), run, verbose=0)
+    h = _history(run)
+    state = json.loads((run / "state.json").read_text())
+    srcc = h["val_srcc"].to_numpy(float)
+    assert np.isfinite(srcc).any(), "no epoch had a finite SRCC: nothing was selected"
+    assert state["best_epoch"] == int(np.nanargmax(srcc)) + 1 == metrics["best_epoch"]
+    assert state["best_val_srcc"] == pytest.approx(np.nanmax(srcc))
+    assert metrics["srcc"] == pytest.approx(np.nanmax(srcc), abs=1e-6)  # model.keras is that epoch
+
+
+def test_a_bad_monitor_names_its_key():
+    with pytest.raises(ConfigError, match="^train.monitor:"):
+        _config('train.monitor="srcc"')
+    with pytest.raises(ConfigError, match="^train.monitor:"):
+        load_config(None, BASE + ["train.epochs_full=0", "train.cache_features=true", 'train.monitor="val_srcc"'])
