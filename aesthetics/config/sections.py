@@ -175,8 +175,10 @@ class PretrainConfig:
     images: folder of unlabelled photos (recursive); --images overrides it.
     crop_size: side of the square crops the network sees (multiple of 32).
     working_size: photos are decoded once and downscaled (never upscaled) so
-        their short side is at most this; crops are cut from that. Photos
-        whose short side is below crop_size are skipped and reported.
+        their short side is at most this; crops are cut from that. null: the
+        photos' native resolution (the fine distortions that matter for
+        authentic quality survive; memory: 3 bytes a pixel, held in RAM).
+        Photos whose short side is below crop_size are skipped and reported.
     images_per_batch, crops_per_image, levels_per_group: one batch holds
         images_per_batch * crops_per_image groups of levels_per_group images
         (the same crop, one random degradation kind, distinct levels 0..5
@@ -187,6 +189,23 @@ class PretrainConfig:
     ranking_weight, classification_weight, regression_weight,
     reconstruction_weight: loss weights; 0 switches a head off (not built).
         The ranking head is the zero-shot score of RUN_DIR/model.keras.
+    contrastive_weight: weight of the supervised contrastive loss on a
+        projection of the pooled features (CONTRIQUE / Re-IQA style: crops
+        with the same degradation kind and level, from any photo, are
+        positives); > 0 also pairs the groups of a batch (group g + G/2
+        repeats group g's kind and levels on another crop), so every class
+        has a positive. Needs an even number of groups per batch.
+    contrastive_temperature, contrastive_dim: its temperature and the
+        projection's width.
+    distill_weight: weight of the cosine distance between the pooled
+        features and those of a frozen copy of the starting backbone (keeps
+        the ImageNet features while the pretext losses add distortion
+        sensitivity; one more forward pass per step).
+    trainable_backbone_layers: only the backbone's last N layers with
+        weights train (null: all); the early blocks keep their filters.
+    mix_probability: share of groups with a second degradation kind, at a
+        random level, under every row (mixed distortions as in authentic
+        photos; the rows still differ only in the graded kind).
     margin: hinge margin of the pairwise ranking loss.
     decoder: build the reconstruction decoder (needs reconstruction_weight > 0).
     decoder_skips: U-Net skip connections from intermediate backbone maps.
@@ -207,7 +226,7 @@ class PretrainConfig:
 
     images: Optional[str] = None
     crop_size: int = 224
-    working_size: int = 320
+    working_size: Optional[int] = 320
     images_per_batch: int = 4
     crops_per_image: int = 2
     levels_per_group: int = 4
@@ -221,6 +240,12 @@ class PretrainConfig:
     classification_weight: float = 0.2
     regression_weight: float = 1.0
     reconstruction_weight: float = 1.0
+    contrastive_weight: float = 0.0
+    contrastive_temperature: float = 0.1
+    contrastive_dim: int = 128
+    distill_weight: float = 0.0
+    trainable_backbone_layers: Optional[int] = None
+    mix_probability: float = 0.0
     margin: float = 0.25
     decoder: bool = True
     decoder_skips: bool = True

@@ -80,7 +80,8 @@ LABEL_FORMAT_CHOICES = ("auto",) + LABEL_FORMATS
 # for the backbone of a shipped model.
 BACKBONE_WEIGHTS_KEYWORDS = ("imagenet", "bundled", "preset")
 
-PRETRAIN_LOSS_WEIGHTS = ("ranking_weight", "classification_weight", "regression_weight", "reconstruction_weight")
+PRETRAIN_LOSS_WEIGHTS = ("ranking_weight", "classification_weight", "regression_weight", "reconstruction_weight",
+                         "contrastive_weight")
 MAX_LEVELS_PER_GROUP = NUM_DEGRADATION_LEVELS + 1  # levels 0..5, drawn without replacement
 
 
@@ -210,8 +211,9 @@ def validate_pretrain(p) -> None:
             "pretrain.crop_size",
             f"must be a multiple of {CROP_MULTIPLE} in [{MIN_IMAGE_SIZE}, {MAX_SIDE}], got {show(p.crop_size)}",
         )
-    in_range("pretrain.working_size", p.working_size, 1, 2 * MAX_SIDE)
-    if p.working_size < p.crop_size:
+    if p.working_size is not None:
+        in_range("pretrain.working_size", p.working_size, 1, 2 * MAX_SIDE)
+    if p.working_size is not None and p.working_size < p.crop_size:
         raise config_error(
             "pretrain.working_size",
             f"must be >= pretrain.crop_size ({p.crop_size}): crops are cut from photos downscaled to it, "
@@ -248,6 +250,22 @@ def validate_pretrain(p) -> None:
             f"at least one loss weight must be > 0 (all of {names} are 0: no pretext head would be built)",
             related=tuple(f"pretrain.{n}" for n in PRETRAIN_LOSS_WEIGHTS[1:]),
         )
+    at_least("pretrain.distill_weight", p.distill_weight, 0)
+    positive("pretrain.contrastive_temperature", p.contrastive_temperature)
+    in_range("pretrain.contrastive_dim", p.contrastive_dim, 2, 4096)
+    if p.contrastive_weight > 0 and (p.images_per_batch * p.crops_per_image) % 2:
+        raise config_error(
+            "pretrain.contrastive_weight",
+            "the contrastive loss pairs the groups of a batch: pretrain.images_per_batch * "
+            f"pretrain.crops_per_image must be even, got {p.images_per_batch} * {p.crops_per_image}",
+            related=("pretrain.images_per_batch", "pretrain.crops_per_image"),
+        )
+    if p.trainable_backbone_layers is not None:
+        in_range("pretrain.trainable_backbone_layers", p.trainable_backbone_layers, 0, 100_000)
+    in_range("pretrain.mix_probability", p.mix_probability, 0, 1)
+    if p.mix_probability > 0 and p.kinds is not None and len(set(p.kinds)) < 2:
+        raise config_error("pretrain.mix_probability", "mixing needs at least two degradation kinds "
+                           f"(pretrain.kinds is {show(p.kinds)})", related=("pretrain.kinds",))
     at_least("pretrain.margin", p.margin, 0)
     in_range("pretrain.decoder_width", p.decoder_width, 1, MAX_DECODER_WIDTH)
     check_seed("pretrain.seed", p.seed)

@@ -9,3 +9,4 @@ from aesthetics.layers.spatial_attention import SpatialAttention  # noqa: F401
 from aesthetics.layers.reference_prior import ReferencePrior  # noqa: F401
 from aesthetics.layers.graph_attention_adjacency import GraphAttentionAdjacency  # noqa: F401
 from aesthetics.layers.graph_convolution import GraphConvolution  # noqa: F401
+from aesthetics.layers.cosine_distance import CosineDistance  # noqa: F401

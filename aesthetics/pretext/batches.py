@@ -25,6 +25,15 @@ groups are consecutive runs of L rows)::
                                       the row is clean (level 0: no kind)
     targets["level"]  float32 (B, 1)  level / 5 in [0, 1] (regression)
     targets["restored"] float32 (B, S, S, 3) the clean crop in [0, 1]
+    targets["contrast"] int32 (B, 1)  contrastive class: 0 clean, 1 + kind * 5
+                                      + level - 1 degraded, -1 none (see below)
+    targets["distill"] float32 (B, 1) zeros (the distillation output is a
+                                      distance to drive to 0)
+
+Options (PretextOptions): `mix_probability` puts a second kind, at a random
+level, under every row of a group (the rows still differ only in the graded
+kind); `paired_groups` makes group g + K/2 repeat group g's kind and levels
+on another crop, so the contrastive loss finds a positive for every class.
 
 Because the batch is a pure function of (seed, step), the stream is
 deterministic and a resumed run continues exactly where it stopped
@@ -55,7 +64,7 @@ log = logging.getLogger("aesthetics")
 
 AUTOTUNE = tf.data.AUTOTUNE
 _RNG_ALG = "philox"
-TARGET_KEYS = ("score", "kind", "level", "restored")
+TARGET_KEYS = ("score", "kind", "level", "restored", "contrast", "distill")
 
 
 # --------------------------------------------------------------------------
@@ -96,11 +105,12 @@ class PhotoBank:
         return self.pixels[start : start + h * w * 3].reshape(h, w, 3)
 
 
-def _downscale(image: np.ndarray, working_size: int) -> np.ndarray:
-    """Short side -> at most working_size (antialiased bilinear), uint8."""
+def _downscale(image: np.ndarray, working_size: Optional[int]) -> np.ndarray:
+    """Short side -> at most working_size (antialiased bilinear), uint8;
+    None keeps the native resolution."""
     h, w = image.shape[:2]
     short = min(h, w)
-    if short <= working_size:
+    if working_size is None or short <= working_size:
         return image
     scale = working_size / short
     if h <= w:
@@ -113,7 +123,7 @@ def _downscale(image: np.ndarray, working_size: int) -> np.ndarray:
 
 def load_photo_bank(
     paths: Sequence[str],
-    working_size: int,
+    working_size: Optional[int],
     min_size: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     report: Optional[DecodeReport] = None,
@@ -122,11 +132,12 @@ def load_photo_bank(
     """Decodes `paths` once (Pillow, in threads) into a `PhotoBank`.
 
     Each photo is downscaled so its short side is at most `working_size`
-    (never upscaled: upscaling would blur the "clean" references). Files that
+    (never upscaled: upscaling would blur the "clean" references; None: kept
+    at its native resolution, where the fine distortions live). Files that
     fail to decode, or whose short side is below `min_size` (the crop size),
     are skipped and recorded in `report`.
     """
-    if working_size < min_size:
+    if working_size is not None and working_size < min_size:
         raise ValueError(f"working_size {working_size} is smaller than the crop size {min_size}")
     report = report if report is not None else DecodeReport()
     paths = [str(p) for p in paths]
@@ -182,6 +193,8 @@ class PretextOptions:
     levels_per_group: int = 4
     kind_ids: tuple = tuple(range(len(DEGRADATION_NAMES)))
     hflip: bool = True
+    mix_probability: float = 0.0
+    paired_groups: bool = False
 
     def __post_init__(self):
         if not 2 <= self.levels_per_group <= NUM_LEVELS + 1:
@@ -193,6 +206,12 @@ class PretextOptions:
             raise ValueError("images_per_batch and crops_per_image must be >= 1")
         if not self.kind_ids:
             raise ValueError("at least one degradation kind is needed")
+        if not 0.0 <= self.mix_probability <= 1.0:
+            raise ValueError(f"mix_probability must be in [0, 1], got {self.mix_probability}")
+        if self.mix_probability > 0 and len(self.kind_ids) < 2:
+            raise ValueError("mixing degradations needs at least two kinds")
+        if self.paired_groups and self.groups % 2:
+            raise ValueError(f"paired groups need an even number of groups per batch, got {self.groups}")
 
     @property
     def groups(self) -> int:
@@ -211,6 +230,8 @@ class PretextOptions:
             levels_per_group=p.levels_per_group,
             kind_ids=kind_ids_from_names(p.kinds),
             hflip=p.hflip,
+            mix_probability=float(p.mix_probability),
+            paired_groups=p.contrastive_weight > 0,
         )
 
 
@@ -274,29 +295,55 @@ def pretext_batch(pixels, sizes, offsets, step, seed: int, options: PretextOptio
         flip = tf.random.stateless_uniform([K], _sub_seed(base, 3), alg=_RNG_ALG) < 0.5
         crops = tf.where(flip[:, None, None, None], tf.reverse(crops, axis=[2]), crops)
 
-    # one kind per crop, L distinct sorted levels per crop
+    # one kind per crop, L distinct sorted levels per crop; paired groups:
+    # group g + K/2 (another crop, of another photo when P > 1) copies group
+    # g's kind and levels, so every (kind, level) of the batch has a positive
+    # for the contrastive loss
+    drawn = K // 2 if options.paired_groups else K
     kind_table = tf.constant(options.kind_ids, tf.int32)
+    n_kinds = len(options.kind_ids)
     pick = tf.random.stateless_uniform(
-        [K], _sub_seed(base, 4), minval=0, maxval=len(options.kind_ids), dtype=tf.int32, alg=_RNG_ALG
+        [drawn], _sub_seed(base, 4), minval=0, maxval=n_kinds, dtype=tf.int32, alg=_RNG_ALG
     )
+    noise = tf.random.stateless_uniform([drawn, NUM_LEVELS + 1], _sub_seed(base, 5), alg=_RNG_ALG)
+    levels = tf.cast(tf.sort(tf.argsort(noise, axis=1)[:, :L], axis=1), tf.int32)  # (drawn, L)
+    if options.paired_groups:
+        pick, levels = tf.concat([pick, pick], 0), tf.concat([levels, levels], 0)
     kinds = tf.gather(kind_table, pick)
-    noise = tf.random.stateless_uniform([K, NUM_LEVELS + 1], _sub_seed(base, 5), alg=_RNG_ALG)
-    levels = tf.sort(tf.argsort(noise, axis=1)[:, :L], axis=1)  # (K, L) int32
-    levels = tf.cast(levels, tf.int32)
 
     clean = tf.repeat(crops, L, axis=0)  # (B, S, S, 3)
     kinds_rep = tf.repeat(kinds, L)
     levels_flat = tf.reshape(levels, [-1])
-    degraded = degrade_batch(clean, kinds_rep, levels_flat, seed=_sub_seed(base, 6))
+    source = clean
+    mixed_rep = tf.zeros_like(levels_flat, tf.bool)
+    if options.mix_probability > 0:
+        # a second kind (never the group's own) at a random level under every
+        # row of the group: the rows still differ only in the graded kind, so
+        # the ranking and level targets stay exact
+        u = tf.random.stateless_uniform([K, 3], _sub_seed(base, 7), alg=_RNG_ALG)
+        mixed = u[:, 0] < options.mix_probability
+        offset = 1 + tf.cast(tf.floor(u[:, 1] * (n_kinds - 1)), tf.int32)
+        second = tf.gather(kind_table, (pick + tf.minimum(offset, n_kinds - 1)) % n_kinds)
+        second_level = tf.where(mixed, 1 + tf.cast(tf.floor(u[:, 2] * NUM_LEVELS), tf.int32), 0)
+        source = degrade_batch(clean, tf.repeat(second, L), tf.repeat(tf.minimum(second_level, NUM_LEVELS), L),
+                               seed=_sub_seed(base, 8))
+        mixed_rep = tf.repeat(mixed, L)
+    degraded = degrade_batch(source, kinds_rep, levels_flat, seed=_sub_seed(base, 6))
 
     B = K * L
     images = tf.ensure_shape(degraded * 255.0, [B, S, S, 3])
     clean = tf.ensure_shape(clean, [B, S, S, 3])
+    # contrastive classes: 0 = clean, 1 + kind * 5 + (level - 1) = a kind at a
+    # level; the level-0 row of a mixed group (only the second kind) has none (-1)
+    contrast = tf.where(levels_flat > 0, 1 + kinds_rep * NUM_LEVELS + levels_flat - 1,
+                        tf.where(mixed_rep, -1, 0))
     targets = {
         "score": tf.reshape(levels_flat, [B, 1]),
         "kind": tf.reshape(tf.where(levels_flat > 0, kinds_rep, -1), [B, 1]),
         "level": tf.reshape(tf.cast(levels_flat, tf.float32) / NUM_LEVELS, [B, 1]),
         "restored": clean,
+        "contrast": tf.reshape(contrast, [B, 1]),
+        "distill": tf.zeros([B, 1], tf.float32),
     }
     return images, targets
 

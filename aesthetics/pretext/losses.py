@@ -7,7 +7,9 @@ optimizer state included, for resume).
 Targets follow `aesthetics.pretext.batches`: a batch is made of consecutive
 groups of `group_size` rows (one crop at several levels); "score" targets are
 the levels (0 = clean, lower is better), "kind" targets are degradation ids
-with -1 for clean rows (no kind: excluded from the classification loss).
+with -1 for clean rows (no kind: excluded from the classification loss);
+"contrast" targets are contrastive classes (0 clean, 1 + kind * 5 + level - 1,
+-1 for rows that belong to no class).
 """
 
 from __future__ import annotations
@@ -53,6 +55,61 @@ def reconstruction_loss(clean, restored):
     l1 = tf.reduce_mean(tf.abs(clean - restored), axis=[1, 2, 3])
     ssim = tf.image.ssim(clean, restored, max_val=1.0)
     return l1 + (1.0 - ssim)
+
+
+def supervised_contrastive_loss(labels, embeddings, temperature: float = 0.1):
+    """Supervised contrastive loss (Khosla et al. 2020, "SupCon"), the
+    distortion-aware objective of CONTRIQUE / Re-IQA: rows with the same
+    class (degradation kind and level) are positives, all others negatives.
+
+    For each anchor i with at least one positive: -mean over positives p of
+    log(exp(z_i . z_p / t) / sum over a != i of exp(z_i . z_a / t)), with
+    z the L2-normalised embeddings; averaged over those anchors. Rows with a
+    negative label are neither anchors nor candidates. Returns a float32
+    scalar (0 when no row has a positive).
+    """
+    labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+    z = tf.math.l2_normalize(tf.cast(embeddings, tf.float32), axis=-1)
+    valid = labels >= 0
+    n = tf.shape(labels)[0]
+    not_self = 1.0 - tf.eye(n)
+    candidates = not_self * tf.cast(valid[:, None] & valid[None, :], tf.float32)
+    positives = candidates * tf.cast(tf.equal(labels[:, None], labels[None, :]), tf.float32)
+    logits = tf.matmul(z, z, transpose_b=True) / temperature
+    logits = logits - tf.stop_gradient(tf.reduce_max(logits, axis=1, keepdims=True))
+    log_denominator = tf.math.log(tf.reduce_sum(tf.exp(logits) * candidates, axis=1) + 1e-12)
+    n_pos = tf.reduce_sum(positives, axis=1)
+    mean_log_prob = tf.reduce_sum(positives * logits, axis=1) / tf.maximum(n_pos, 1.0) - log_denominator
+    anchors = tf.cast(n_pos > 0, tf.float32)
+    return -tf.reduce_sum(mean_log_prob * anchors) / tf.maximum(tf.reduce_sum(anchors), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="aesthetics")
+class SupervisedContrastiveLoss(keras.losses.Loss):
+    """`supervised_contrastive_loss` as a Keras loss: y_true classes (B, 1),
+    y_pred embeddings (B, D). The whole batch is one set of candidates."""
+
+    def __init__(self, temperature: float = 0.1, name="supervised_contrastive", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.temperature = float(temperature)
+
+    def call(self, y_true, y_pred):
+        return supervised_contrastive_loss(y_true, y_pred, self.temperature)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="aesthetics")
+class MeanOutputLoss(keras.losses.Loss):
+    """The mean of y_pred, y_true ignored: for an output that is itself a
+    distance to drive to 0 (the distillation output, `CosineDistance`)."""
+
+    def __init__(self, name="mean_distance", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return tf.reduce_mean(tf.cast(y_pred, tf.float32), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="aesthetics")

@@ -11,8 +11,13 @@
          -> "score":    Dense(1)               ranking score (higher = better)
          -> "kind":     Dense(K, softmax)      degradation kind (K = 17)
          -> "level":    Dense(1, sigmoid)      level / 5
+         -> "contrast": Dense(512, relu) -> Dense(D)  projection for the
+                        supervised contrastive loss (D = contrastive_dim)
       -> decoder (U-Net style) -> "restored": (B, S, S, 3) in [0, 1], the
          clean crop
+    preprocessed image -> "teacher" (a frozen copy of the backbone as it
+      starts, e.g. ImageNet) -> pool -> "distill": CosineDistance between
+      the backbone's and the teacher's pooled features (B, 1)
 
 Every head is optional (a zero loss weight drops it); the outputs form a dict
 keyed as above, all float32 (mixed precision keeps the heads, and so the
@@ -35,13 +40,14 @@ import keras
 
 from aesthetics.config import ModelConfig, PretrainConfig
 from aesthetics.pretext.degrade import DEGRADATION_NAMES
+from aesthetics.layers.cosine_distance import CosineDistance
 from aesthetics.layers.preprocess import BackbonePreprocess
 from aesthetics.models.backbones import backbone_preprocess_mode
 from aesthetics.models.nima import image_input
 from aesthetics.models.registry import build_graph, build_model
 from aesthetics.models.recipe import Recipe
 from aesthetics.precision import dtype_policy_scope
-from aesthetics.training.weights import copy_weights_by_name, freeze_batchnorm
+from aesthetics.training.weights import copy_weights_by_name, freeze_batchnorm, unfreeze_backbone
 
 SKIP_STRIDES = (16, 8, 4, 2)
 
@@ -57,6 +63,10 @@ def enabled_heads(p: PretrainConfig) -> tuple:
         heads.append("level")
     if p.decoder and p.reconstruction_weight > 0:
         heads.append("restored")
+    if p.contrastive_weight > 0:
+        heads.append("contrast")
+    if p.distill_weight > 0:
+        heads.append("distill")
     return tuple(heads)
 
 
@@ -129,7 +139,11 @@ def build_pretext_model(model_config: ModelConfig, p: PretrainConfig) -> keras.M
 
     Output: a dict with the `enabled_heads(p)` keys ("score" (B, 1), "kind"
     (B, 17) probabilities, "level" (B, 1) in [0, 1], "restored"
-    (B, S, S, 3) in [0, 1]), all float32.
+    (B, S, S, 3) in [0, 1], "contrast" (B, contrastive_dim), "distill"
+    (B, 1)), all float32.
+
+    `p.trainable_backbone_layers` N: only the backbone's last N layers with
+    weights train (the early blocks keep their ImageNet filters).
     """
     S = p.crop_size
     _check_size(S)
@@ -149,6 +163,9 @@ def build_pretext_model(model_config: ModelConfig, p: PretrainConfig) -> keras.M
         # a random-init backbone has no statistics worth keeping (and with
         # its initial ones the activations vanish): its BatchNorm trains
         freeze_batchnorm(backbone)
+    if p.trainable_backbone_layers is not None:
+        keep_bn = p.freeze_batchnorm and model_config.backbone_weights is not None
+        unfreeze_backbone(backbone, keep_batchnorm_frozen=keep_bn, last_layers=p.trainable_backbone_layers)
 
     inputs = image_input(S)
     x = BackbonePreprocess(backbone_preprocess_mode(model_config.backbone), name="preprocess")(
@@ -173,6 +190,18 @@ def build_pretext_model(model_config: ModelConfig, p: PretrainConfig) -> keras.M
         )(pooled)
     if "restored" in heads:
         outputs["restored"] = _decoder(final, skip_feats, p.decoder_width)
+    if "contrast" in heads:
+        hidden = keras.layers.Dense(512, activation="relu", name="projection_hidden")(pooled)
+        outputs["contrast"] = keras.layers.Dense(p.contrastive_dim, dtype="float32", name="projection")(hidden)
+    if "distill" in heads:
+        base_teacher = base_feature_extractor(model_config, S)
+        teacher = keras.Model(base_teacher.inputs, base_teacher.outputs, name="teacher")
+        teacher.set_weights(base.get_weights())  # the starting point, also for a random-init backbone
+        teacher.trainable = False  # also keeps its BatchNorm in inference mode
+        t_feats = teacher(x)
+        t_final = t_feats[n_base - 1] if isinstance(t_feats, (list, tuple)) else t_feats
+        t_pooled = keras.layers.GlobalAveragePooling2D(name="teacher_pool")(t_final)
+        outputs["distill"] = CosineDistance(name="distill")([pooled, t_pooled])
     return keras.Model(inputs, outputs, name="pretext")
 
 

@@ -42,8 +42,10 @@ from aesthetics.pretext.losses import (
     MarginRankingLoss,
     MaskedKindAccuracy,
     MaskedKindCrossEntropy,
+    MeanOutputLoss,
     PairwiseRankAccuracy,
     ReconstructionLoss,
+    SupervisedContrastiveLoss,
 )
 from aesthetics.errors import InputNotFoundError
 from aesthetics.precision import dtype_policy_scope
@@ -63,18 +65,24 @@ def pretext_losses(p, group_size: int, heads) -> tuple[dict, dict, dict]:
         "kind": MaskedKindCrossEntropy(),
         "level": keras.losses.MeanSquaredError(name="level_mse"),
         "restored": ReconstructionLoss(),
+        "contrast": SupervisedContrastiveLoss(p.contrastive_temperature),
+        "distill": MeanOutputLoss(),
     }
     weights = {
         "score": p.ranking_weight,
         "kind": p.classification_weight,
         "level": p.regression_weight,
         "restored": p.reconstruction_weight,
+        "contrast": p.contrastive_weight,
+        "distill": p.distill_weight,
     }
     metrics = {
         "score": [PairwiseRankAccuracy(group_size)],
         "kind": [MaskedKindAccuracy()],
         "level": [keras.metrics.MeanAbsoluteError(name="mae")],
         "restored": [],
+        "contrast": [],
+        "distill": [],
     }
     return (
         {k: losses[k] for k in heads},
@@ -123,8 +131,9 @@ def load_pretext_photos(config: Config, images=None):
     if len(report):
         log.warning(report.summary())
     log.info(
-        "pretext photos: %d usable of %d (%.1f MB in memory at short side <= %d px)",
-        len(bank), len(paths), bank.nbytes / 1e6, p.working_size,
+        "pretext photos: %d usable of %d (%.1f MB in memory, %s)",
+        len(bank), len(paths), bank.nbytes / 1e6,
+        "native resolution" if p.working_size is None else f"short side <= {p.working_size} px",
     )
     return bank
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from synthetic_photos import gradient_photo
 from harness import StopAfterEpochs, check_model
 from PIL import Image
 
@@ -54,21 +55,14 @@ TINY = [
 ]
 
 
-def _photo(h, w, seed):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([x / w, y / h, (x + y) / (h + w)], -1) * 200
-    return np.clip(base + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def photo_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("photos")
     (d / "sub").mkdir()
-    Image.fromarray(_photo(120, 160, 0)).save(d / "a.png")
-    Image.fromarray(_photo(100, 70, 1)).save(d / "sub" / "b.png")  # found recursively
-    Image.fromarray(_photo(90, 90, 2)).save(d / "c.jpg", quality=95)
-    Image.fromarray(_photo(40, 60, 3)).save(d / "tiny.png")  # below the crop size
+    Image.fromarray(gradient_photo(120, 160, 0)).save(d / "a.png")
+    Image.fromarray(gradient_photo(100, 70, 1)).save(d / "sub" / "b.png")  # found recursively
+    Image.fromarray(gradient_photo(90, 90, 2)).save(d / "c.jpg", quality=95)
+    Image.fromarray(gradient_photo(40, 60, 3)).save(d / "tiny.png")  # below the crop size
     (d / "broken.jpg").write_bytes(b"not a jpeg at all")
     return d
 
