@@ -203,6 +203,9 @@ class PretrainConfig:
         sensitivity; one more forward pass per step).
     trainable_backbone_layers: only the backbone's last N layers with
         weights train (null: all); the early blocks keep their filters.
+    shared_randomness: the rows of a group share one draw of the kind's
+        random parameters (motion-blur angle, hue / gamma / colour
+        direction, noise pattern): they differ only in the level.
     mix_probability: share of groups with a second degradation kind, at a
         random level, under every row (mixed distortions as in authentic
         photos; the rows still differ only in the graded kind).
@@ -246,6 +249,7 @@ class PretrainConfig:
     distill_weight: float = 0.0
     trainable_backbone_layers: Optional[int] = None
     mix_probability: float = 0.0
+    shared_randomness: bool = True
     margin: float = 0.25
     decoder: bool = True
     decoder_skips: bool = True

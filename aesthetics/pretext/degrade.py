@@ -264,7 +264,7 @@ def degrade(images, kind, level, seed):
     return y[0] if squeeze else y
 
 
-def degrade_batch(images, kind_ids, levels, seed, method="partition"):
+def degrade_batch(images, kind_ids, levels, seed, method="partition", example_seeds=None):
     """Degrades each example with its own kind and level.
 
     Args:
@@ -280,6 +280,10 @@ def degrade_batch(images, kind_ids, levels, seed, method="partition"):
             "partition" on a 2-core CPU). Neither compiles with XLA (the
             ``jpeg`` branch is always part of the graph); use it in
             ``tf.data``, not inside a jit-compiled train step.
+        example_seeds: optional int32 (B, 2), one stateless seed per example
+            instead of those derived from ``seed``: rows given the same seed
+            draw the same random parameters (motion angle, hue sign, noise
+            pattern...), so they differ only in their level.
 
     Returns:
         float32 tensor like ``images``, clipped to [0, 1]; example i equals
@@ -290,7 +294,7 @@ def degrade_batch(images, kind_ids, levels, seed, method="partition"):
     num_kinds = len(_REGISTRY)
     kinds = tf.clip_by_value(_broadcast_per_example(kind_ids, n), 0, num_kinds - 1)
     levels = tf.clip_by_value(_broadcast_per_example(levels, n), 0, NUM_LEVELS)
-    seeds = _example_seeds(_seed_tensor(seed), n)
+    seeds = _example_seeds(_seed_tensor(seed), n) if example_seeds is None else tf.cast(example_seeds, tf.int32)
     table = tf.constant(_PARAM_TABLE)
     params = tf.gather_nd(table, tf.stack([kinds, levels], axis=1))
     branch = tf.where(levels > 0, kinds, num_kinds)  # num_kinds = clean

@@ -69,7 +69,7 @@ def test_mixed_groups_degrade_every_row_and_keep_the_ranking(bank):
     opt = PretextOptions(crop_size=64, images_per_batch=3, crops_per_image=2, levels_per_group=4,
                          mix_probability=1.0, hflip=False)
     plain = PretextOptions(crop_size=64, images_per_batch=3, crops_per_image=2, levels_per_group=4, hflip=False)
-    (x, t), (x0, t0) = _batch(bank, opt, step=2), _batch(bank, plain, step=2)
+    (x, t), (_, t0) = _batch(bank, opt, step=2), _batch(bank, plain, step=2)
     np.testing.assert_array_equal(t["score"], t0["score"])  # the same crops, kinds and levels
     np.testing.assert_array_equal(t["kind"], t0["kind"])
     clean_rows = t["score"].ravel() == 0
@@ -165,3 +165,38 @@ def test_bad_pretrain_settings_name_their_key(sets, key):
     with pytest.raises(ConfigError) as e:
         load_config(None, sets)
     assert str(e.value).startswith(key + ":"), str(e.value)
+
+
+def _psnr_to_clean(x, t):
+    mse = ((x / 255.0 - t["restored"]) ** 2).mean(axis=(1, 2, 3))
+    return -10 * np.log10(np.maximum(mse, 1e-12))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_shared_randomness_gives_a_group_one_draw(bank, shared):
+    """With one draw per group (the default) the rows of a motion-blur group
+    differ only in length: every longer blur is further from the clean crop."""
+    opt = PretextOptions(crop_size=64, images_per_batch=3, crops_per_image=2, levels_per_group=4, hflip=False,
+                         kind_ids=(DEGRADATION_NAMES.index("motion_blur"),), shared_randomness=shared)
+    orders = []
+    for step in range(4):
+        x, t = _batch(bank, opt, step=step)
+        psnr = _psnr_to_clean(x, t).reshape(opt.groups, opt.levels_per_group)
+        orders.extend(np.diff(psnr, axis=1).ravel() < 0)
+    if shared:
+        assert all(orders)
+    assert np.mean(orders) > 0.5
+
+
+def test_example_seeds_fix_the_random_parameters():
+    import tensorflow as tf
+
+    from aesthetics.pretext.degrade import degrade_batch
+
+    x = tf.constant(np.stack([gradient_photo(48, 48, 5)] * 2).astype("float32") / 255.0)
+    kinds = tf.fill([2], DEGRADATION_NAMES.index("gaussian_noise"))
+    same = tf.constant([[3, 4], [3, 4]], tf.int32)
+    y = degrade_batch(x, kinds, tf.constant([2, 2]), seed=[1, 1], example_seeds=same).numpy()
+    np.testing.assert_allclose(y[0], y[1])  # one noise pattern
+    z = degrade_batch(x, kinds, tf.constant([2, 2]), seed=[1, 1]).numpy()
+    assert not np.allclose(z[0], z[1])
