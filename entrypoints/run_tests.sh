@@ -9,4 +9,4 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     && ! command -v google-chrome >/dev/null 2>&1 && ! command -v google-chrome-stable >/dev/null 2>&1; then
   echo "run_tests: no Chromium found: the report's browser test will skip (Debian/Ubuntu: sudo apt-get install chromium)" >&2
 fi
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+exec .venv/bin/python -m pytest -m "not slow" --durations=25 "$@"
