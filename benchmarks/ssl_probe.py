@@ -108,14 +108,16 @@ def encoder_features(name: str, run, table, log):
     model = fresh_model()
     if run is not None:
         transfer_backbone_weights(keras.saving.load_model(run / "model.keras", compile=False), model)
-    # [the head's input, the conv_pw_13 MeanStdPooling ([mean, std])]
-    both = keras.Model(model.inputs, [model.get_layer("head_dropout").input, model.get_layer("pool").output])
+    # one output (the scoring loop takes one): [the head's input, the conv_pw_13 MeanStdPooling ([mean, std])]
+    head_input, pool = model.get_layer("head_dropout").input, model.get_layer("pool").output
+    both = keras.Model(model.inputs, keras.layers.Concatenate()([head_input, pool]))
     t0 = time.time()
     rows, ok, failures = output_rows(as_scorer(both, model.recipe), paths, batch_size=1)
     assert not failures and len(ok) == len(paths), failures
     per_photo = (time.time() - t0) / len(paths)
-    features = np.stack([r[0] for r in rows]).astype(np.float32)
-    pooled = np.stack([r[1] for r in rows])[:, : model.get_layer("pool").output.shape[-1] // 2].astype(np.float32)
+    width = int(head_input.shape[-1])
+    features = rows[:, :width].astype(np.float32)
+    pooled = rows[:, width: width + int(pool.shape[-1]) // 2].astype(np.float32)
     FEATURES.mkdir(parents=True, exist_ok=True)
     np.savez(cache, paths=np.array(paths), features=features, pooled=pooled, seconds_per_photo=per_photo)
     log(f"features of {len(paths)} photos in {per_photo * len(paths):.0f} s")
