@@ -65,9 +65,9 @@ def measure(images, model_path=None) -> dict:
 
     scorer = None
     if model_path:
-        import keras
+        from aesthetics.inference.loading import load_model
 
-        scorer = keras.saving.load_model(model_path, compile=False)
+        scorer = load_model(model_path)
     n = len(images)
     result = {}
     for k, name in enumerate(DEGRADATION_NAMES):

@@ -72,9 +72,9 @@ VARIANTS = {  # name -> the pretrain overrides beyond PRETRAIN (None: no pretrai
     # "protected" again with another pretraining seed (crops, kinds, levels, head init): its spread
     "protected_seed7": ["pretrain.lr=3e-5", "pretrain.trainable_backbone_layers=12", "pretrain.distill_weight=1",
                         "pretrain.seed=7"],
-    # "protected" for 3x the steps (600)
+    # "protected" for twice the steps (400)
     "protected_long": ["pretrain.lr=3e-5", "pretrain.trainable_backbone_layers=12", "pretrain.distill_weight=1",
-                       "pretrain.epochs=12"],
+                       "pretrain.epochs=8"],
 }
 
 
@@ -103,6 +103,7 @@ def encoder_features(name: str, run, table, log):
     """(shipped features (600, 3072), pooled conv_pw_13 means (600, 1024), seconds per photo), cached."""
     import keras
 
+    from aesthetics.inference.loading import load_model
     from aesthetics.inference.scoring import as_scorer, output_rows
     from aesthetics.training.weights import transfer_backbone_weights
 
@@ -114,7 +115,7 @@ def encoder_features(name: str, run, table, log):
                 return z["features"], z["pooled"], float(z["seconds_per_photo"])
     model = fresh_model()
     if run is not None:
-        transfer_backbone_weights(keras.saving.load_model(run / "model.keras", compile=False), model)
+        transfer_backbone_weights(load_model(run / "model.keras"), model)
     # one output (the scoring loop takes one): [the head's input, the conv_pw_13 MeanStdPooling ([mean, std])]
     head_input, pool = model.get_layer("head_dropout").input, model.get_layer("pool").output
     both = keras.Model(model.inputs, keras.layers.Concatenate()([head_input, pool]))
@@ -213,11 +214,10 @@ def refit_ridge(results: Path) -> None:
 
 
 def zero_shot(run, pooled, table) -> float:
-    import keras
-
+    from aesthetics.inference.loading import load_model
     from aesthetics.metrics.scores import srcc
 
-    scorer = keras.saving.load_model(run / "model.keras", compile=False)
+    scorer = load_model(run / "model.keras")
     kernel, bias = scorer.get_layer("rank_score").get_weights()
     return float(srcc(table["mean"].to_numpy(), pooled @ kernel[:, 0] + bias[0]))
 
