@@ -56,6 +56,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from aesthetics.pretext.degradation_ops import _example_seeds
 from aesthetics.pretext.degrade import DEGRADATION_NAMES, NUM_LEVELS, degrade_batch
 from aesthetics.data.images import DEFAULT_MAX_PIXELS, DecodeReport, ImageDecodeError, load_image
 from aesthetics.errors import DataError
@@ -337,8 +338,7 @@ def pretext_batch(pixels, sizes, offsets, step, seed: int, options: PretextOptio
         mixed_rep = tf.repeat(mixed, L)
     group_seeds = None
     if options.shared_randomness:  # one draw per group: its rows differ only in strength
-        group_seeds = tf.repeat(tf.random.stateless_uniform([K, 2], _sub_seed(base, 6), minval=None, maxval=None,
-                                                            dtype=tf.int32, alg=_RNG_ALG), L, axis=0)
+        group_seeds = tf.repeat(_example_seeds(_sub_seed(base, 6), K), L, axis=0)
     degraded = degrade_batch(source, kinds_rep, levels_flat, seed=_sub_seed(base, 6), example_seeds=group_seeds)
 
     B = K * L
